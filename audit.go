@@ -15,6 +15,7 @@ const (
 	AuditUserCreate     = "user.create"
 	AuditUserUpdate     = "user.update"
 	AuditUserPassword   = "user.password"
+	AuditAbilityCreate  = "ability.create"
 	AuditRoleCreate     = "role.create"
 	AuditRoleUpdate     = "role.update"
 	AuditRoleDelete     = "role.delete"

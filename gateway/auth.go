@@ -1,0 +1,77 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Authenticator is one way a client proves who it is. Each method (JWT
+// bearer, session cookie, API key, Basic, client certificate) implements it in
+// its own file; a route lists the methods it accepts, by Method name.
+type Authenticator interface {
+	// Method names the method as routes list it, e.g. "basic".
+	Method() string
+	// Authenticate returns the principal that the request's credentials
+	// prove. It returns ErrNoCredentials when the request carries no
+	// credentials of this method, so that the next method may try, and an
+	// EUNAUTHORIZED *latchkey.Error when it carries bad ones.
+	Authenticate(r *http.Request) (*latchkey.Principal, error)
+}
+
+// ErrNoCredentials is what an Authenticator returns for a request that does
+// not carry its kind of credentials.
+var ErrNoCredentials = errors.New("no credentials for this method")
+
+type principalKey struct{}
+
+// WithPrincipal returns a context that carries p.
+func WithPrincipal(ctx context.Context, p *latchkey.Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the principal that authenticated the request, or
+// latchkey.Anonymous.
+func PrincipalFrom(ctx context.Context) *latchkey.Principal {
+	if p, ok := ctx.Value(principalKey{}).(*latchkey.Principal); ok {
+		return p
+	}
+	return latchkey.Anonymous
+}
+
+// authenticate runs the route's methods in order. The first that finds its
+// credentials decides: a principal, or a refusal. With no credentials at all
+// the request is anonymous where the route allows that, else 401.
+func (rt *route) authenticate(r *http.Request, m *metrics) (*latchkey.Principal, error) {
+	for _, a := range rt.auths {
+		start := time.Now()
+		p, err := a.Authenticate(r)
+		if errors.Is(err, ErrNoCredentials) {
+			continue
+		}
+		m.observeAuth(a.Method(), err, time.Since(start))
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	if rt.anonymous {
+		return latchkey.Anonymous, nil
+	}
+	return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED,
+		"This route needs credentials: use one of %s.", strings.Join(rt.methodNames, ", "))
+}
+
+// authorize applies the rules that hold on every route: a read-only
+// principal may make only safe requests.
+func authorize(p *latchkey.Principal, r *http.Request) error {
+	if p.ReadOnly && !latchkey.SafeMethod(r.Method) {
+		return latchkey.Errorf(latchkey.EFORBIDDEN,
+			"These credentials are read-only: only GET, HEAD and OPTIONS requests are allowed.")
+	}
+	return nil
+}

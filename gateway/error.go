@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/latchkey/latchkey"
+)
+
+// statusOf is the one place that maps an error code to an HTTP status.
+var statusOf = map[string]int{
+	latchkey.EINVALID:      http.StatusBadRequest,
+	latchkey.ENOTFOUND:     http.StatusNotFound,
+	latchkey.ECONFLICT:     http.StatusConflict,
+	latchkey.EUNAUTHORIZED: http.StatusUnauthorized,
+	latchkey.EFORBIDDEN:    http.StatusForbidden,
+	latchkey.ERATELIMITED:  http.StatusTooManyRequests,
+	latchkey.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	latchkey.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// HTTPStatus returns the status for err's code.
+func HTTPStatus(err error) int {
+	if st, ok := statusOf[latchkey.ErrorCode(err)]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the JSON shape of latchkey's own errors.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// handlerFunc is an HTTP handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts a handlerFunc: a returned error is logged and written.
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// writeError writes err's status and client message as JSON, and logs the
+// cause: server faults at error level, client mistakes at debug level.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status := HTTPStatus(err)
+	code := latchkey.ErrorCode(err)
+	if status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+	} else {
+		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	writeErrorBody(w, status, code, latchkey.ErrorMessage(err))
+}
+
+func writeErrorBody(w http.ResponseWriter, status int, code, message string) {
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, message
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

@@ -1,0 +1,188 @@
+// Package gateway is latchkey's HTTP transport: it listens, matches each
+// request to a route, authenticates it with the route's methods, authorizes
+// it, and forwards it to the route's upstream (a URL, reverse-proxied, or the
+// built-in echo). It also serves /healthz, /readyz and /metrics.
+//
+// Handlers return errors; one function (writeError) turns an error into the
+// HTTP status and client message, and logs the cause.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/config"
+)
+
+// Server is a running gateway: its routes, authenticators and listeners.
+type Server struct {
+	cfg     *config.Config
+	store   latchkey.Store
+	log     *slog.Logger
+	routes  *router
+	metrics *metrics
+	handler http.Handler
+
+	listeners []*listener
+}
+
+type listener struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+	tls  bool
+}
+
+// New builds a gateway for cfg. Every authentication method a route names
+// must be among auths. Nothing listens until Listen.
+func New(cfg *config.Config, store latchkey.Store, log *slog.Logger, auths ...Authenticator) (*Server, error) {
+	s := &Server{cfg: cfg, store: store, log: log, metrics: newMetrics()}
+	methods := make(map[string]Authenticator, len(auths))
+	for _, a := range auths {
+		methods[a.Method()] = a
+	}
+	rt, err := newRouter(cfg.Routes, methods, s)
+	if err != nil {
+		return nil, err
+	}
+	s.routes = rt
+	s.handler = s.logRequests(s.dispatch(map[string]http.Handler{
+		"/healthz": s.handle(s.healthz),
+		"/readyz":  s.handle(s.readyz),
+		"/metrics": s.metrics.handler(),
+	}))
+	return s, nil
+}
+
+// dispatch serves latchkey's own endpoints (GET and HEAD only) and sends
+// everything else to the routes. No path cleaning or redirects happen here:
+// the router refuses unclean paths itself.
+func (s *Server) dispatch(own map[string]http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := own[r.URL.Path]; ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			setRouteName(r, r.URL.Path[1:])
+			h.ServeHTTP(w, r)
+			return
+		}
+		s.routes.ServeHTTP(w, r)
+	})
+}
+
+// Methods lists the method names of auths, for config validation.
+func Methods(auths ...Authenticator) []string {
+	names := make([]string, len(auths))
+	for i, a := range auths {
+		names[i] = a.Method()
+	}
+	return names
+}
+
+// Handler returns the gateway's HTTP handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Listen binds every configured listener, so that a port in use or a bad
+// certificate fails before anything is served.
+func (s *Server) Listen() error {
+	for _, lc := range s.cfg.Listeners {
+		tlsConf, err := serverTLS(lc, s.cfg.DataDir, s.log)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("listener %s: %w", lc.Name, err)
+		}
+		ln, err := net.Listen("tcp", lc.Address)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("listener %s: %w", lc.Name, err)
+		}
+		srv := &http.Server{
+			Handler:           s.handler,
+			TLSConfig:         tlsConf,
+			ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout.D(),
+			IdleTimeout:       s.cfg.Server.IdleTimeout.D(),
+			MaxHeaderBytes:    s.cfg.Server.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		}
+		s.listeners = append(s.listeners, &listener{name: lc.Name, ln: ln, srv: srv, tls: tlsConf != nil})
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range s.listeners {
+		l.ln.Close()
+	}
+	s.listeners = nil
+}
+
+// Addrs returns the bound address of each listener, by name.
+func (s *Server) Addrs() map[string]net.Addr {
+	m := make(map[string]net.Addr, len(s.listeners))
+	for _, l := range s.listeners {
+		m[l.name] = l.ln.Addr()
+	}
+	return m
+}
+
+// Serve serves every listener until ctx ends, then stops accepting, lets
+// in-flight requests finish for up to the configured shutdown timeout, and
+// returns. It returns early with an error if a listener fails.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, len(s.listeners))
+	var wg sync.WaitGroup
+	for _, l := range s.listeners {
+		scheme := "http"
+		if l.tls {
+			scheme = "https"
+		}
+		s.log.Info("listening", "listener", l.name, "url", scheme+"://"+l.ln.Addr().String())
+		wg.Go(func() {
+			var err error
+			if l.tls {
+				err = l.srv.ServeTLS(l.ln, "", "")
+			} else {
+				err = l.srv.Serve(l.ln)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("listener %s: %w", l.name, err)
+			}
+		})
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.log.Info("shutting down: draining in-flight requests", "timeout", s.cfg.Server.ShutdownTimeout.D().String())
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout.D())
+	defer cancel()
+	for _, l := range s.listeners {
+		if e := l.srv.Shutdown(drain); e != nil {
+			s.log.Warn("listener did not drain in time; closing it", "listener", l.name, "err", e)
+			l.srv.Close()
+		}
+	}
+	wg.Wait()
+	return err
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return latchkey.Wrap(err, latchkey.EUNAVAILABLE, "The store is not reachable.")
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}

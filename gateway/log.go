@@ -1,0 +1,85 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// requestInfo is filled in while a request is served, for its log line and
+// metrics.
+type requestInfo struct {
+	route     string
+	principal *latchkey.Principal
+}
+
+type requestInfoKey struct{}
+
+func setRouteName(r *http.Request, name string) {
+	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		ri.route = name
+	}
+}
+
+func setPrincipal(r *http.Request, p *latchkey.Principal) {
+	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		ri.principal = p
+	}
+}
+
+// statusWriter records the status an http.ResponseWriter was given.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush, Hijack and deadlines.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests logs one line per request and counts it. The query string is
+// left out of the log: some clients put credentials there.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &requestInfo{route: "-"}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri)))
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		d := time.Since(start)
+		s.metrics.observeRequest(ri.route, r.Method, sw.status, d)
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status),
+			slog.String("route", ri.route),
+			slog.Duration("duration", d),
+			slog.String("remote", r.RemoteAddr),
+		}
+		if p := ri.principal; p != nil {
+			attrs = append(attrs, slog.String("auth", p.Method))
+			if !p.IsAnonymous() {
+				attrs = append(attrs, slog.String("user", p.QualifiedName()))
+			}
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	})
+}

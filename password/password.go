@@ -1,0 +1,183 @@
+// Package password hashes and checks passwords with argon2id.
+//
+// Hashes are PHC strings ($argon2id$v=19$m=…,t=…,p=…$salt$hash), so the cost
+// can rise later without invalidating stored hashes. Hashing is memory-hard on
+// purpose; a Hasher bounds how many hashes run at once, so that a burst of
+// logins (or of wrong passwords) cannot exhaust memory: the others wait their
+// turn or give up when their context ends.
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Params is the cost of argon2id.
+type Params struct {
+	Memory  uint32 // KiB
+	Time    uint32 // passes
+	Threads uint8
+	SaltLen uint32 // bytes
+	KeyLen  uint32 // bytes
+}
+
+// DefaultParams costs 64 MiB and two passes: tens of milliseconds on a
+// server core, far more for anyone guessing at scale.
+var DefaultParams = Params{Memory: 64 * 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// Limits on what a password may be.
+const (
+	MinLength = 8
+	MaxLength = 1024 // bytes; bounds the work one request can ask for
+)
+
+// Hasher hashes and verifies passwords, at most a fixed number at once.
+type Hasher struct {
+	params Params
+	slots  chan struct{}
+}
+
+// NewHasher returns a Hasher with the given cost that runs at most
+// concurrency hashes at once (0 means the number of CPUs).
+func NewHasher(p Params, concurrency int) *Hasher {
+	if concurrency <= 0 {
+		concurrency = runtime.NumCPU()
+	}
+	return &Hasher{params: p, slots: make(chan struct{}, concurrency)}
+}
+
+// Validate reports whether a new password is acceptable, with a sentence
+// saying what to fix.
+func Validate(pw string) error {
+	switch {
+	case len(pw) < MinLength:
+		return latchkey.Errorf(latchkey.EINVALID, "The password must be at least %d characters.", MinLength)
+	case len(pw) > MaxLength:
+		return latchkey.Errorf(latchkey.EINVALID, "The password must be at most %d bytes.", MaxLength)
+	}
+	return nil
+}
+
+// Hash returns the PHC string of a new password. It does not validate the
+// password: call Validate first for passwords a person chose.
+func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
+	salt := make([]byte, h.params.SaltLen)
+	rand.Read(salt)
+	key, err := h.derive(ctx, h.params, salt, pw)
+	if err != nil {
+		return "", err
+	}
+	return format(h.params, salt, key), nil
+}
+
+// Verify reports whether pw matches the PHC string encoded. A wrong password
+// is (false, nil); an error means the check could not be made (a malformed
+// hash, or the context ended while waiting for a slot). Passwords longer
+// than MaxLength never match but still cost a full hash.
+func (h *Hasher) Verify(ctx context.Context, encoded, pw string) (bool, error) {
+	p, salt, want, err := Parse(encoded)
+	if err != nil {
+		return false, err
+	}
+	tooLong := len(pw) > MaxLength
+	if tooLong {
+		pw = pw[:MaxLength]
+	}
+	got, err := h.derive(ctx, p, salt, pw)
+	if err != nil {
+		return false, err
+	}
+	return subtle.ConstantTimeCompare(got, want) == 1 && !tooLong, nil
+}
+
+func (h *Hasher) derive(ctx context.Context, p Params, salt []byte, pw string) ([]byte, error) {
+	select {
+	case h.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, latchkey.Wrap(ctx.Err(), latchkey.EUNAVAILABLE, "The server is busy; try again.")
+	}
+	defer func() { <-h.slots }()
+	return argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen), nil
+}
+
+var b64 = base64.RawStdEncoding
+
+func format(p Params, salt, key []byte) string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// Bounds on the parameters a stored hash may ask for, so that a corrupt or
+// hostile hash cannot make a check exhaust memory or time.
+const (
+	maxMemory  = 1 << 20 // KiB (1 GiB)
+	maxTime    = 32
+	maxKeyLen  = 128
+	maxSaltLen = 128
+)
+
+// Parse splits a PHC argon2id string into its parameters, salt and key.
+func Parse(encoded string) (Params, []byte, []byte, error) {
+	bad := func(why string) (Params, []byte, []byte, error) {
+		return Params{}, nil, nil, latchkey.Errorf(latchkey.EINTERNAL, "stored password hash is malformed: %s", why)
+	}
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return bad("not an argon2id PHC string")
+	}
+	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
+		return bad("unsupported version")
+	}
+	var p Params
+	for _, kv := range strings.Split(parts[3], ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		n, err := strconv.ParseUint(v, 10, 32)
+		if !ok || err != nil {
+			return bad("bad parameter")
+		}
+		switch k {
+		case "m":
+			p.Memory = uint32(n)
+		case "t":
+			p.Time = uint32(n)
+		case "p":
+			if n > 255 {
+				return bad("bad parallelism")
+			}
+			p.Threads = uint8(n)
+		default:
+			return bad("unknown parameter")
+		}
+	}
+	if p.Memory < 8 || p.Memory > maxMemory || p.Time < 1 || p.Time > maxTime || p.Threads < 1 || p.Memory < 8*uint32(p.Threads) {
+		return bad("parameters out of range")
+	}
+	salt, err := b64.DecodeString(parts[4])
+	if err != nil || len(salt) < 8 || len(salt) > maxSaltLen {
+		return bad("bad salt")
+	}
+	key, err := b64.DecodeString(parts[5])
+	if err != nil || len(key) < 16 || len(key) > maxKeyLen {
+		return bad("bad key")
+	}
+	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
+	return p, salt, key, nil
+}
+
+// Random returns a new random password of 128 bits, for first
+// administrators and resets; it is printed once and never stored.
+func Random() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,122 @@
+package password
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// testParams keeps the tests fast; the algorithm is the same.
+var testParams = Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+func TestHashVerify(t *testing.T) {
+	h := NewHasher(testParams, 2)
+	ctx := context.Background()
+	enc, err := h.Hash(ctx, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(enc, "$argon2id$v=19$m=64,t=1,p=1$") {
+		t.Fatalf("unexpected encoding %q", enc)
+	}
+	enc2, _ := h.Hash(ctx, "correct horse")
+	if enc == enc2 {
+		t.Fatal("two hashes of one password are equal: salt not random")
+	}
+	tests := []struct {
+		pw   string
+		want bool
+	}{
+		{"correct horse", true},
+		{"correct hors", false},
+		{"Correct horse", false},
+		{"", false},
+		{"correct horse" + strings.Repeat("x", MaxLength), false},
+	}
+	for _, tt := range tests {
+		got, err := h.Verify(ctx, enc, tt.pw)
+		if err != nil || got != tt.want {
+			t.Errorf("Verify(%q) = %v, %v; want %v", tt.pw, got, err, tt.want)
+		}
+	}
+}
+
+func TestVerifyUsesStoredParams(t *testing.T) {
+	old := NewHasher(Params{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}, 1)
+	enc, _ := old.Hash(context.Background(), "a long password")
+	ok, err := NewHasher(testParams, 1).Verify(context.Background(), enc, "a long password")
+	if !ok || err != nil {
+		t.Fatalf("hash made with other params did not verify: %v %v", ok, err)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	for _, enc := range []string{
+		"",
+		"plain",
+		"$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5",
+		"$argon2id$v=16$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5",
+		"$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5",
+		"$argon2id$v=19$m=64,t=0,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5",
+		"$argon2id$v=19$m=64,t=1,p=0$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5",
+		"$argon2id$v=19$m=64,t=1,x=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5",
+		"$argon2id$v=19$m=64,t=1,p=1$!!$a2V5a2V5a2V5a2V5a2V5a2V5",
+		"$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$a2V5",
+	} {
+		if _, _, _, err := Parse(enc); err == nil {
+			t.Errorf("Parse(%q) accepted a malformed hash", enc)
+		} else if strings.Contains(err.Error(), "c2FsdH") {
+			t.Errorf("error repeats the hash: %v", err)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for pw, ok := range map[string]bool{"short": false, "eightchr": true, strings.Repeat("a", MaxLength+1): false} {
+		if err := Validate(pw); (err == nil) != ok {
+			t.Errorf("Validate(len %d) = %v", len(pw), err)
+		} else if err != nil && latchkey.ErrorCode(err) != latchkey.EINVALID {
+			t.Errorf("code = %s", latchkey.ErrorCode(err))
+		}
+	}
+}
+
+func TestConcurrencyBound(t *testing.T) {
+	h := NewHasher(testParams, 1)
+	h.slots <- struct{}{} // the only slot is taken
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := h.Hash(ctx, "password1"); latchkey.ErrorCode(err) != latchkey.EUNAVAILABLE {
+		t.Fatalf("Hash with no free slot = %v, want EUNAVAILABLE", err)
+	}
+	<-h.slots
+	if _, err := h.Hash(context.Background(), "password1"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRandom(t *testing.T) {
+	a, b := Random(), Random()
+	if a == b || len(a) < 22 || Validate(a) != nil {
+		t.Fatalf("Random() = %q, %q", a, b)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	h := NewHasher(testParams, 1)
+	enc, _ := h.Hash(context.Background(), "seed password")
+	f.Add(enc)
+	f.Add("$argon2id$v=19$m=64,t=1,p=1$$")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, salt, key, err := Parse(s)
+		if err != nil {
+			return
+		}
+		if p.Memory > maxMemory || p.Time > maxTime || len(salt) > maxSaltLen || len(key) > maxKeyLen {
+			t.Fatalf("Parse accepted out-of-range params %+v", p)
+		}
+	})
+}
