@@ -1,0 +1,497 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var methods = []string{"jwt", "basic"}
+
+// env returns a Getenv that sees only vars.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func opts() Options { return Options{AuthMethods: methods, Getenv: env(nil)} }
+
+// problems flattens a joined error into its *Errors; it fails the test on
+// any error of another type.
+func problems(t *testing.T, err error) []*Error {
+	t.Helper()
+	var out []*Error
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("error %v (%T) is not a *config.Error", err, err)
+		}
+		out = append(out, e)
+	}
+	if err != nil {
+		walk(err)
+	}
+	return out
+}
+
+func TestDefault(t *testing.T) {
+	c, err := Load("", opts())
+	if err != nil {
+		t.Fatalf("embedded default: %v", err)
+	}
+	want := &Config{
+		DataDir: "./latchkey-data",
+		Store:   Store{Driver: "sqlite"},
+		Log:     Log{Format: "text", Level: "info"},
+		Admin:   Admin{Directory: "LOCAL", Username: "admin"},
+		Server: Server{ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(2 * time.Minute),
+			ShutdownTimeout: Duration(15 * time.Second), MaxHeaderBytes: 65536},
+		Listeners: []Listener{{Name: "main", Address: "127.0.0.1:8443", TLS: TLS{MinVersion: "1.2"}}},
+		Routes:    []Route{{Name: "/", Prefix: "/", Upstream: Echo, Auth: []string{}}},
+	}
+	want.src = c.src
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("default config\n got %+v\nwant %+v", c, want)
+	}
+	if err := c.Validate(nil); err != nil {
+		t.Errorf("Validate on the default: %v", err)
+	}
+	// The built-in defaults and default.yaml must agree: a file that gives
+	// almost nothing gets what default.yaml spells out.
+	m, err := Load("testdata/minimal.yaml", opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Log.Level, m.Routes, m.File, m.src = "info", c.Routes, "", c.src
+	if !reflect.DeepEqual(m, c) {
+		t.Errorf("defaults and default.yaml disagree\n got %+v\nwant %+v", m, c)
+	}
+	if string(DefaultYAML()) != string(defaultYAML) {
+		t.Error("DefaultYAML does not return the embedded file")
+	}
+}
+
+func TestLoadFull(t *testing.T) {
+	c, err := Load("testdata/full.yaml", opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ name, got, want string }{
+		{"File", c.File, "testdata/full.yaml"},
+		{"data_dir (relative to the file)", c.DataDir, filepath.Join("testdata", "data")},
+		{"cert_file (relative to the file)", c.Listeners[0].TLS.CertFile, filepath.Join("testdata", "certs", "server.pem")},
+		{"key_file (absolute)", c.Listeners[0].TLS.KeyFile, "/etc/latchkey/server-key.pem"},
+		{"store.driver", c.Store.Driver, "postgres"},
+		{"listeners[1].name", c.Listeners[1].Name, "listener-2"},
+		{"listeners[1].tls.min_version", c.Listeners[1].TLS.MinVersion, "1.2"},
+		{"routes[0].name", c.Routes[0].Name, "qrs"},
+		{"routes[1].name", c.Routes[1].Name, "/whoami"},
+		{"idle_timeout", c.Server.IdleTimeout.String(), "1m30s"},
+		{"shutdown_timeout", c.Server.ShutdownTimeout.String(), "1m30s"},
+	}
+	for _, ck := range checks {
+		if ck.got != ck.want {
+			t.Errorf("%s = %q, want %q", ck.name, ck.got, ck.want)
+		}
+	}
+	if !c.Listeners[1].TLS.InsecurePlainHTTP || !c.Routes[0].AllowAnonymous || !c.Routes[0].StripPrefix {
+		t.Errorf("booleans not read: %+v %+v", c.Listeners[1], c.Routes[0])
+	}
+	if !reflect.DeepEqual(c.Routes[0].Auth, []string{"jwt", "basic"}) {
+		t.Errorf("auth = %q", c.Routes[0].Auth)
+	}
+	// No listeners in the file: one "main" on the default address.
+	c, err = Load("testdata/no_listeners.yaml", opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Listeners) != 1 || c.Listeners[0].Name != "main" || c.Listeners[0].Address != "127.0.0.1:8443" {
+		t.Errorf("listeners = %+v", c.Listeners)
+	}
+	if c.DataDir != "./latchkey-data" {
+		t.Errorf("default data_dir = %q, want ./latchkey-data as given (not resolved)", c.DataDir)
+	}
+}
+
+type wantErr struct {
+	file string // "" means the fixture itself
+	line int
+	key  string
+	msg  string // a substring of the message
+}
+
+func TestErrors(t *testing.T) {
+	const inv = "testdata/invalid.yaml"
+	tests := []struct {
+		file string
+		opts Options
+		want []wantErr
+	}{
+		{"testdata/empty.yaml", opts(), []wantErr{{"", 0, "", "the file is empty"}}},
+		{"testdata/comments_only.yaml", opts(), []wantErr{{"", 0, "", "the file is empty"}}},
+		{"testdata/null_document.yaml", opts(), []wantErr{{"", 1, "", "holds no keys"}}},
+		{"testdata/two_documents.yaml", opts(), []wantErr{{"", 3, "", "second YAML document"}}},
+		{"testdata/syntax_error.yaml", opts(), []wantErr{{"", 2, "", "YAML syntax"}}},
+		{"testdata/top_level_list.yaml", opts(), []wantErr{{"", 1, "", "must be a mapping with the keys admin, data_dir"}}},
+		{"testdata/unknown_top.yaml", opts(), []wantErr{{"", 2, "listner",
+			"unknown key (known keys here: admin, data_dir, listeners, log, routes, server, store)"}}},
+		{"testdata/unknown_nested.yaml", opts(), []wantErr{
+			{"", 6, "listeners[0].tls.foo", "unknown key (known keys here: cert_file, insecure_plain_http, key_file, min_version)"},
+			{"", 11, "routes[0].stripprefix", "unknown key (known keys here: allow_anonymous, auth, name, prefix, strip_prefix, upstream)"},
+		}},
+		{"testdata/duplicate_key.yaml", opts(), []wantErr{{"", 3, "listeners[0].address", "given twice (first at line 2)"}}},
+		{"testdata/type_errors.yaml", opts(), []wantErr{
+			{"", 2, "server.shutdown_timeout", `"banana" is not a duration`},
+			{"", 3, "server.idle_timeout", `"30" has no unit; write 30s`},
+			{"", 4, "server.read_header_timeout", "must be a duration such as 90s, 15m or 2h, not a list"},
+			{"", 5, "server.max_header_bytes", `must be a whole number, not "lots"`},
+			{"", 7, "listeners[0].address", "must be a string, not a list"},
+			{"", 9, "listeners[0].tls.insecure_plain_http", `must be true or false, not "maybe"`},
+			{"", 13, "routes[0].auth[1]", "must be a string, not a list"},
+		}},
+		{"testdata/aliases.yaml", opts(), []wantErr{ // the type tells an alias's paths apart
+			{"", 2, "admin.level", "unknown key (known keys here: directory, username)"},
+			{"", 11, "routes[1].auth[1]", "must be a string, not a mapping"},
+		}},
+		{"testdata/store_bad_driver.yaml", opts(), []wantErr{{"", 2, "store.driver", `"mysql" is not a store driver`}}},
+		{"testdata/store_postgres_no_dsn.yaml", opts(), []wantErr{{"", 1, "store.dsn", "is required for driver postgres"}}},
+		{"testdata/store_sqlite_dsn.yaml", opts(), []wantErr{{"", 3, "store.dsn", "is only for driver postgres"}}},
+		{"testdata/store_secret_typo.yaml", opts(), []wantErr{
+			{"", 3, "store.dns", "unknown key (known keys here: driver, dsn)"},
+			{"", 4, "store.dsn", "must be a string, not a mapping"},
+		}},
+		{inv, opts(), []wantErr{
+			{"", 1, "data_dir", "must not be empty"},
+			{"", 3, "log.format", `"xml" is not allowed; use text or json`},
+			{"", 4, "log.level", `"verbose" is not allowed; use debug, info, warn or error`},
+			{"", 6, "admin.directory", "must not contain"},
+			{"", 7, "admin.username", "must not be empty"},
+			{"", 9, "server.read_header_timeout", "must be more than 0"},
+			{"", 10, "server.idle_timeout", "must be more than 0"},
+			{"", 12, "server.max_header_bytes", "use 4096 to 1048576"},
+			{"", 15, "listeners[0].address", "missing port"},
+			{"", 17, "listeners[0].tls.cert_file", "key_file is not"},
+			{"", 18, "listeners[0].tls.min_version", `"1.1" is not allowed; use 1.2 or 1.3`},
+			{"", 19, "listeners[1].name", `"main" is also the name of listeners[0]`},
+			{"", 20, "listeners[1].address", `port "99999"`},
+			{"", 22, "listeners[1].tls.key_file", "cert_file is not"},
+			{"", 23, "listeners[2].name", "must not be empty"},
+			{"", 28, "listeners[2].tls.insecure_plain_http", "cert_file and key_file would be unused"},
+			{"", 30, "routes[0].prefix", `must start with "/"`},
+			{"", 31, "routes[0].upstream", "neither echo nor an http:// or https:// URL"},
+			{"", 32, "routes[1].prefix", `without "?" or "#"`},
+			{"", 33, "routes[1].upstream", "has no host"},
+			{"", 34, "routes[2].prefix", `".." segment`},
+			{"", 35, "routes[2].upstream", "must not have a query or fragment"},
+			{"", 37, "routes[3].upstream", "must not hold a user name or password"},
+			{"", 38, "routes[4].prefix", "same prefix as routes[3]"},
+			{"", 40, "routes[4].auth[2]", `"jwt" is listed twice`},
+			{"", 40, "routes[4].auth[3]", `unknown auth method "magic"; this version knows basic, jwt`},
+			{"", 41, "routes[5].upstream", "is missing"},
+			{"", 42, "routes[5].allow_anonymous", "allow_anonymous has no effect on a route with no auth methods; remove it"},
+			{"", 43, "routes[6].prefix", `not a clean path; write "/b/c"`},
+			{"", 44, "routes[6].name", `"/open" is also the name of routes[5]`},
+		}},
+		{"testdata/full.yaml", Options{Getenv: env(nil)}, []wantErr{
+			{"", 31, "routes[0].auth[0]", "no auth methods yet, so auth must be []"},
+			{"", 31, "routes[0].auth[1]", "no auth methods yet"},
+		}},
+		{"testdata/minimal.yaml", Options{Listen: "localhost", Getenv: env(nil)}, []wantErr{
+			{"--listen", 0, "listeners[0].address", "missing port"},
+		}},
+		{"testdata/store_sqlite_explicit.yaml", Options{Getenv: env(map[string]string{EnvStoreDSN: "postgres://u:env-s3cret@db/x"})}, []wantErr{
+			{EnvStoreDSN, 0, "store.dsn", "is only for driver postgres"},
+		}},
+		{"testdata/two_listeners.yaml", Options{Listen: "127.0.0.1:9443", Getenv: env(nil)}, []wantErr{
+			{"", 3, "listeners[1].address", `"127.0.0.1:9443" is also the address of listeners[0]`},
+		}},
+		{"testdata/missing.yaml", opts(), []wantErr{{"", 0, "", "cannot read the configuration file: no such file"}}},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.file), func(t *testing.T) {
+			c, err := Load(tt.file, tt.opts)
+			if err == nil {
+				t.Fatalf("Load succeeded: %+v", c)
+			}
+			if c != nil {
+				t.Errorf("Load returned a config with an error")
+			}
+			got := problems(t, err)
+			if len(got) != len(tt.want) {
+				t.Errorf("got %d problems, want %d:\n%v", len(got), len(tt.want), err)
+			}
+			for i := 0; i < len(got) && i < len(tt.want); i++ {
+				g, w := got[i], tt.want[i]
+				if w.file == "" {
+					w.file = tt.file
+				}
+				if g.File != w.file || g.Line != w.line || g.Key != w.key || !strings.Contains(g.Message, w.msg) {
+					t.Errorf("problem %d = %q\n  (file %q line %d key %q)\nwant file %q line %d key %q message containing %q",
+						i, g.Error(), g.File, g.Line, g.Key, w.file, w.line, w.key, w.msg)
+				}
+				if !strings.HasPrefix(err.Error(), got[0].Error()) || !strings.Contains(err.Error(), g.Error()) {
+					t.Errorf("joined error %q does not show problem %q", err, g)
+				}
+			}
+		})
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	const dsn = "postgres://latchkey:env-s3cret@db.internal/latchkey"
+	tests := []struct {
+		name string
+		file string
+		opts Options
+		get  func(*Config) string
+		want string
+	}{
+		{"--data-dir wins over the file, used as given", "testdata/full.yaml",
+			Options{DataDir: "rel/dir", AuthMethods: methods, Getenv: env(nil)},
+			func(c *Config) string { return c.DataDir }, "rel/dir"},
+		{"--data-dir wins over the default", "", Options{DataDir: "/var/lib/lk", Getenv: env(nil)},
+			func(c *Config) string { return c.DataDir }, "/var/lib/lk"},
+		{"--listen replaces the first listener's address", "testdata/two_listeners.yaml",
+			Options{Listen: "127.0.0.1:0", Getenv: env(nil)},
+			func(c *Config) string { return c.Listeners[0].Address + " " + c.Listeners[1].Address },
+			"127.0.0.1:0 127.0.0.1:9443"},
+		{"--listen with no listeners in the file", "testdata/no_listeners.yaml",
+			Options{Listen: ":9000", Getenv: env(nil)},
+			func(c *Config) string { return c.Listeners[0].Name + " " + c.Listeners[0].Address }, "main :9000"},
+		{"LATCHKEY_STORE_DSN wins over the file", "testdata/full.yaml",
+			Options{AuthMethods: methods, Getenv: env(map[string]string{EnvStoreDSN: dsn})},
+			func(c *Config) string { return c.Store.DSN }, dsn},
+		{"LATCHKEY_STORE_DSN fills a missing dsn", "testdata/store_postgres_no_dsn.yaml",
+			Options{Getenv: env(map[string]string{EnvStoreDSN: dsn})},
+			func(c *Config) string { return c.Store.DSN }, dsn},
+		{"the file's dsn stays without the variable", "testdata/full.yaml",
+			Options{AuthMethods: methods, Getenv: env(nil)},
+			func(c *Config) string { return c.Store.DSN }, "postgres://latchkey:file-s3cret@db.internal/latchkey"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.file, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.get(c); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	const secret = "s3cret"
+	envDSN := env(map[string]string{EnvStoreDSN: "postgres://u:env-s3cret@db/x"})
+	tests := []struct {
+		file string
+		opts Options
+	}{
+		{"testdata/store_sqlite_dsn.yaml", opts()},
+		{"testdata/store_secret_typo.yaml", opts()},
+		{"testdata/store_sqlite_explicit.yaml", Options{Getenv: envDSN}},
+		{"testdata/store_sqlite_dsn.yaml", Options{Getenv: envDSN}},
+		{"testdata/invalid.yaml", Options{Getenv: envDSN}},
+	}
+	for _, tt := range tests {
+		_, err := Load(tt.file, tt.opts)
+		if err == nil {
+			t.Fatalf("%s: no error", tt.file)
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: error shows the DSN: %v", tt.file, err)
+		}
+	}
+	_, err := Load("testdata/invalid.yaml", opts())
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("an upstream's password is shown: %v", err)
+	}
+}
+
+func TestValidateAfterLoad(t *testing.T) {
+	c, err := Load("testdata/full.yaml", opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Routes[0].Upstream = "nope"
+	c.Server.ShutdownTimeout = 0
+	got := problems(t, c.Validate(methods))
+	if len(got) != 2 || got[0].Key != "server.shutdown_timeout" || got[0].Line != 14 ||
+		got[1].Key != "routes[0].upstream" || got[1].Line != 29 {
+		t.Errorf("got %v", errors.Join(errSlice(got)...))
+	}
+	// A Config built in code has no file: keys only.
+	got = problems(t, (&Config{}).Validate(nil))
+	if len(got) == 0 {
+		t.Fatal("empty Config validated")
+	}
+	for _, e := range got {
+		if e.File != "" || e.Line != 0 || e.Key == "" {
+			t.Errorf("code-built config: %+v", e)
+		}
+	}
+}
+
+func errSlice(es []*Error) []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+func TestReadErrorUnwraps(t *testing.T) {
+	_, err := Load("testdata/missing.yaml", opts())
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("err = %v, want fs.ErrNotExist in its chain", err)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		err  string
+	}{
+		{"90s", 90 * time.Second, ""},
+		{"15m", 15 * time.Minute, ""},
+		{"2h", 2 * time.Hour, ""},
+		{"1h30m", 90 * time.Minute, ""},
+		{"banana", 0, `line 1: "banana" is not a duration`},
+		{"10", 0, `line 1: "10" has no unit`},
+		{"[1s]", 0, "line 1: cannot unmarshal !!seq into config.Duration"},
+	}
+	for _, tt := range tests {
+		var v struct {
+			D Duration `yaml:"d"`
+		}
+		err := yaml.Unmarshal([]byte("d: "+tt.in), &v)
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("%s: %v", tt.in, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%s: err = %v, want %q", tt.in, err, tt.err)
+		case v.D.D() != tt.want:
+			t.Errorf("%s = %v, want %v", tt.in, v.D.D(), tt.want)
+		}
+	}
+	out, err := yaml.Marshal(struct{ D Duration }{Duration(90 * time.Second)})
+	if err != nil || strings.TrimSpace(string(out)) != "d: 1m30s" {
+		t.Errorf("Marshal = %q, %v", out, err)
+	}
+}
+
+func TestErrorString(t *testing.T) {
+	tests := []struct {
+		e    Error
+		want string
+	}{
+		{Error{File: "latchkey.yaml", Line: 3, Key: "foo", Message: "unknown key"}, "latchkey.yaml:3: foo: unknown key"},
+		{Error{File: "--listen", Key: "listeners[0].address", Message: "bad"}, "--listen: listeners[0].address: bad"},
+		{Error{File: "latchkey.yaml", Message: "the file is empty"}, "latchkey.yaml: the file is empty"},
+		{Error{Key: "store.driver", Message: "bad"}, "store.driver: bad"},
+	}
+	for _, tt := range tests {
+		if got := tt.e.Error(); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+}
+
+// TestDocs keeps docs/configuration.md true: its first example is
+// default.yaml, and its second loads.
+func TestDocs(t *testing.T) {
+	doc, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []string
+	for _, part := range strings.Split(string(doc), "```yaml\n")[1:] {
+		blocks = append(blocks, part[:strings.Index(part, "```")])
+	}
+	if len(blocks) != 2 {
+		t.Fatalf("found %d yaml examples, want 2", len(blocks))
+	}
+	if blocks[0] != string(defaultYAML) {
+		t.Error("the first example in docs/configuration.md is not config/default.yaml")
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "latchkey.yaml")
+	if err := os.WriteFile(file, []byte(blocks[1]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(file, Options{Getenv: env(map[string]string{EnvStoreDSN: "postgres://x@db/latchkey"})})
+	if err != nil {
+		t.Fatalf("second example: %v", err)
+	}
+	if want := filepath.Join(dir, "tls", "latchkey.example.com.pem"); c.Listeners[0].TLS.CertFile != want {
+		t.Errorf("cert_file = %q, want %q", c.Listeners[0].TLS.CertFile, want)
+	}
+	if c.Store.Driver != "postgres" || c.DataDir != "/var/lib/latchkey" {
+		t.Errorf("store %+v, data_dir %q", c.Store, c.DataDir)
+	}
+}
+
+func TestMinVersionUnquoted(t *testing.T) {
+	for in, ok := range map[string]bool{"1.2": true, "1.3": true, `"1.3"`: true, "1.20": false, "1": false} {
+		file := filepath.Join(t.TempDir(), "l.yaml")
+		data := "listeners:\n  - address: :0\n    tls:\n      min_version: " + in + "\n"
+		if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(file, opts())
+		if (err == nil) != ok {
+			t.Errorf("min_version: %s: err = %v, want ok=%v", in, err, ok)
+		}
+		if !ok {
+			p := problems(t, err)
+			if len(p) != 1 || p[0].Line != 4 || p[0].Key != "listeners[0].tls.min_version" {
+				t.Errorf("min_version: %s: %v", in, err)
+			}
+		}
+	}
+}
+
+// TestDSNSelectsPostgres checks that a DSN from the environment or the
+// --store-dsn flag selects PostgreSQL unless a file explicitly says sqlite,
+// and that the flag wins over the environment.
+func TestDSNSelectsPostgres(t *testing.T) {
+	envDSN := env(map[string]string{EnvStoreDSN: "postgres://env@db/x"})
+	tests := []struct {
+		file string
+		opts Options
+		dsn  string
+	}{
+		{"", Options{Getenv: envDSN}, "postgres://env@db/x"},
+		{"testdata/minimal.yaml", Options{Getenv: envDSN}, "postgres://env@db/x"},
+		{"", Options{Getenv: envDSN, StoreDSN: "postgres://flag@db/x"}, "postgres://flag@db/x"},
+		{"testdata/minimal.yaml", Options{Getenv: env(nil), StoreDSN: "postgres://flag@db/x"}, "postgres://flag@db/x"},
+	}
+	for _, tt := range tests {
+		c, err := Load(tt.file, tt.opts)
+		if err != nil {
+			t.Fatalf("Load(%q): %v", tt.file, err)
+		}
+		if c.Store.Driver != "postgres" || c.Store.DSN != tt.dsn {
+			t.Errorf("Load(%q) store = %s %s; want postgres %s", tt.file, c.Store.Driver, c.Store.DSN, tt.dsn)
+		}
+	}
+	if _, err := Load("testdata/store_sqlite_explicit.yaml", Options{Getenv: env(nil), StoreDSN: "postgres://flag@db/x"}); err == nil ||
+		!strings.Contains(err.Error(), "--store-dsn") {
+		t.Errorf("explicit sqlite with --store-dsn: %v", err)
+	}
+}

@@ -1,0 +1,231 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// defaultName names the embedded default in messages.
+const defaultName = "default.yaml (built in)"
+
+// Environment variables that latchkey reads.
+const (
+	// EnvStoreDSN overrides store.dsn, so that a password need not be
+	// written in the file.
+	EnvStoreDSN = "LATCHKEY_STORE_DSN"
+	// EnvAdminPassword is the first administrator's password; see Admin.
+	EnvAdminPassword = "LATCHKEY_ADMIN_PASSWORD"
+)
+
+// Echo is the Route.Upstream of the built-in upstream that describes the
+// caller.
+const Echo = "echo"
+
+// DefaultYAML returns the embedded default configuration, comments included.
+func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
+
+// Options are what Load takes from outside the file.
+type Options struct {
+	// DataDir (the --data-dir flag) overrides data_dir. It is used as
+	// given: a relative path is relative to the working directory.
+	DataDir string
+	// Listen (the --listen flag) overrides the address of the first
+	// listener.
+	Listen string
+	// StoreDSN (the --store-dsn flag) selects PostgreSQL with this DSN,
+	// like LATCHKEY_STORE_DSN, over which it wins.
+	StoreDSN string
+	// AuthMethods names the authentication methods this build implements;
+	// a route may list only these.
+	AuthMethods []string
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+}
+
+// Load reads the configuration at path, or the embedded default when path
+// is "". It applies defaults, then the environment (LATCHKEY_STORE_DSN),
+// then opts, and validates the result. Every problem found is returned at
+// once, each an *Error, joined with errors.Join.
+func Load(path string, opts Options) (*Config, error) {
+	name, data := defaultName, defaultYAML
+	if path != "" {
+		name = path
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			msg := "cannot read the configuration file"
+			if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+				msg += ": " + pe.Err.Error()
+			}
+			return nil, &Error{File: path, Message: msg, Err: err}
+		}
+	}
+	c, err := decode(name, data)
+	if err != nil {
+		return nil, err
+	}
+	c.File = path
+	c.setDefaults()
+	if path != "" {
+		c.resolvePaths(filepath.Dir(path))
+	}
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	dsn, origin := opts.StoreDSN, originStoreDSN
+	if dsn == "" {
+		dsn, origin = getenv(EnvStoreDSN), EnvStoreDSN
+	}
+	if dsn != "" {
+		// A DSN given outside the file selects PostgreSQL, unless a file
+		// given with --config says driver: sqlite (then Validate objects).
+		c.Store.DSN = dsn
+		c.src.origin["store.dsn"] = origin
+		if path == "" || !c.src.has("store.driver") {
+			c.Store.Driver = "postgres"
+			c.src.origin["store.driver"] = origin
+		}
+	}
+	if opts.DataDir != "" {
+		c.DataDir = opts.DataDir
+		c.src.origin["data_dir"] = originDataDir
+	}
+	if opts.Listen != "" {
+		c.Listeners[0].Address = opts.Listen // setDefaults made at least one
+		c.src.origin["listeners[0].address"] = originListen
+	}
+	if err := c.Validate(opts.AuthMethods); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decode parses one YAML document into a Config, with every key known.
+func decode(name string, data []byte) (*Config, error) {
+	src := newSource(name, nil)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, extra yaml.Node
+	if err := dec.Decode(&doc); err == io.EOF {
+		return nil, &Error{File: name, Message: "the file is empty; give at least one key " +
+			"(see docs/configuration.md), or leave out --config to run on the built-in default"}
+	} else if err != nil {
+		return nil, src.syntaxError(err)
+	}
+	switch err := dec.Decode(&extra); {
+	case err == io.EOF:
+	case err != nil:
+		return nil, src.syntaxError(err)
+	default:
+		return nil, &Error{File: name, Line: extra.Line, Message: "a second YAML document starts here; " +
+			"a configuration file holds exactly one, so remove this \"---\" and what follows"}
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+		return nil, &Error{File: name, Line: root.Line, Message: "the file holds no keys; give at least one " +
+			"(see docs/configuration.md), or leave out --config to run on the built-in default"}
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, &Error{File: name, Line: root.Line, Message: "the top level must be a mapping with the keys " +
+			strings.Join(knownKeys(reflect.TypeFor[Config]()), ", ") + ", not " + kindName(root)}
+	}
+	src.index(root, "", 0)
+	c := &Config{src: src}
+	kd := yaml.NewDecoder(bytes.NewReader(data))
+	kd.KnownFields(true)
+	if err := kd.Decode(c); err != nil {
+		if te := (*yaml.TypeError)(nil); errors.As(err, &te) {
+			return nil, errors.Join(src.typeErrors(te)...)
+		}
+		return nil, src.syntaxError(err)
+	}
+	return c, nil
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	}
+	return "the single value " + strconv.Quote(n.Value)
+}
+
+// setDefaults fills what the file leaves out. A key the file gives, even
+// as "" or 0, keeps its value, and Validate judges it.
+func (c *Config) setDefaults() {
+	if c.src == nil {
+		c.src = newSource("", nil)
+	}
+	s := c.src
+	str := func(v *string, path, def string) {
+		if *v == "" && !s.has(path) {
+			*v = def
+			s.origin[path] = originDefault
+		}
+	}
+	dur := func(v *Duration, path string, def Duration) {
+		if *v == 0 && !s.has(path) {
+			*v = def
+			s.origin[path] = originDefault
+		}
+	}
+	str(&c.DataDir, "data_dir", "./latchkey-data")
+	str(&c.Store.Driver, "store.driver", "sqlite")
+	str(&c.Log.Format, "log.format", "text")
+	str(&c.Log.Level, "log.level", "info")
+	str(&c.Admin.Directory, "admin.directory", "LOCAL")
+	str(&c.Admin.Username, "admin.username", "admin")
+	dur(&c.Server.ReadHeaderTimeout, "server.read_header_timeout", Duration(10e9))
+	dur(&c.Server.IdleTimeout, "server.idle_timeout", Duration(120e9))
+	dur(&c.Server.ShutdownTimeout, "server.shutdown_timeout", Duration(15e9))
+	if c.Server.MaxHeaderBytes == 0 && !s.has("server.max_header_bytes") {
+		c.Server.MaxHeaderBytes = 65536
+		s.origin["server.max_header_bytes"] = originDefault
+	}
+	if len(c.Listeners) == 0 {
+		c.Listeners = []Listener{{}}
+		str(&c.Listeners[0].Address, "listeners[0].address", "127.0.0.1:8443")
+	}
+	for i := range c.Listeners {
+		l, p := &c.Listeners[i], "listeners["+strconv.Itoa(i)+"]"
+		name := "main"
+		if i > 0 {
+			name = "listener-" + strconv.Itoa(i+1)
+		}
+		str(&l.Name, p+".name", name)
+		str(&l.TLS.MinVersion, p+".tls.min_version", "1.2")
+	}
+	for i := range c.Routes {
+		r, p := &c.Routes[i], "routes["+strconv.Itoa(i)+"]"
+		str(&r.Name, p+".name", r.Prefix)
+	}
+}
+
+// resolvePaths makes the relative paths the file gives relative to dir.
+func (c *Config) resolvePaths(dir string) {
+	abs := func(v *string, path string) {
+		if c.src.has(path) && *v != "" && !filepath.IsAbs(*v) {
+			*v = filepath.Join(dir, *v)
+		}
+	}
+	abs(&c.DataDir, "data_dir")
+	for i := range c.Listeners {
+		p := "listeners[" + strconv.Itoa(i) + "].tls."
+		abs(&c.Listeners[i].TLS.CertFile, p+"cert_file")
+		abs(&c.Listeners[i].TLS.KeyFile, p+"key_file")
+	}
+}

@@ -1,0 +1,246 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Validate checks every value and returns all problems at once, each an
+// *Error that names the key and, for a loaded Config, the line or flag or
+// environment variable it came from. authMethods names the authentication
+// methods this build implements; routes may list only these.
+func (c *Config) Validate(authMethods []string) error {
+	v := &validator{s: c.src}
+	if c.DataDir == "" {
+		v.add("data_dir", "must not be empty; give a directory such as ./latchkey-data")
+	}
+	v.store(c.Store)
+	v.oneOf("log.format", c.Log.Format, "text", "json")
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.name("admin.directory", "admin directory", c.Admin.Directory)
+	v.name("admin.username", "admin username", c.Admin.Username)
+	v.server(c.Server)
+	names, addrs := map[string]int{}, map[string]int{}
+	for i, l := range c.Listeners {
+		v.listener(fmt.Sprintf("listeners[%d]", i), i, l, names, addrs)
+	}
+	names, prefixes := map[string]int{}, map[string]int{}
+	for i, r := range c.Routes {
+		v.route(fmt.Sprintf("routes[%d]", i), i, r, names, prefixes, authMethods)
+	}
+	return errors.Join(v.errs...)
+}
+
+type validator struct {
+	s    *source
+	errs []error
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, v.s.errorAt(path, format, args...))
+}
+
+func (v *validator) oneOf(path, value string, allowed ...string) {
+	if !slices.Contains(allowed, value) {
+		last := len(allowed) - 1
+		v.add(path, "%q is not allowed; use %s or %s", value, strings.Join(allowed[:last], ", "), allowed[last])
+	}
+}
+
+func (v *validator) name(path, what, value string) {
+	if err := latchkey.ValidateName(what, value); err != nil {
+		msg := err.Error()
+		if e := (*latchkey.Error)(nil); errors.As(err, &e) {
+			msg = e.Message
+		}
+		v.add(path, "%s", strings.TrimSuffix(strings.ToLower(msg[:1])+msg[1:], "."))
+	}
+}
+
+// store never prints the DSN: it may hold a password.
+func (v *validator) store(s Store) {
+	switch s.Driver {
+	case "sqlite":
+		if s.DSN != "" {
+			v.add("store.dsn", "is only for driver postgres (SQLite keeps its data in data_dir); "+
+				"remove it, or set store.driver: postgres")
+		}
+	case "postgres":
+		if s.DSN == "" {
+			v.add("store.dsn", "is required for driver postgres; set it here or in the environment variable %s",
+				EnvStoreDSN)
+		}
+	default:
+		v.add("store.driver", "%q is not a store driver; use sqlite or postgres", s.Driver)
+	}
+}
+
+func (v *validator) server(s Server) {
+	for _, t := range []struct {
+		key string
+		d   Duration
+	}{
+		{"server.read_header_timeout", s.ReadHeaderTimeout},
+		{"server.idle_timeout", s.IdleTimeout},
+		{"server.shutdown_timeout", s.ShutdownTimeout},
+	} {
+		if t.d <= 0 {
+			v.add(t.key, "must be more than 0, such as 10s")
+		}
+	}
+	if s.MaxHeaderBytes < 4096 || s.MaxHeaderBytes > 1<<20 {
+		v.add("server.max_header_bytes", "%d is out of range; use 4096 to 1048576 (the default is 65536)",
+			s.MaxHeaderBytes)
+	}
+}
+
+func (v *validator) listener(p string, i int, l Listener, names, addrs map[string]int) {
+	if l.Name == "" {
+		v.add(p+".name", "must not be empty; leave it out for a default name")
+	} else if j, dup := names[l.Name]; dup {
+		v.add(p+".name", "%q is also the name of listeners[%d]; give each listener its own name", l.Name, j)
+	} else {
+		names[l.Name] = i
+	}
+	if msg := checkAddress(l.Address); msg != "" {
+		v.add(p+".address", "%s", msg)
+	} else if j, dup := addrs[l.Address]; dup {
+		v.add(p+".address", "%q is also the address of listeners[%d]; two listeners cannot share one", l.Address, j)
+	} else if !strings.HasSuffix(l.Address, ":0") {
+		addrs[l.Address] = i
+	}
+	t := l.TLS
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		v.add(p+".tls.cert_file", "is set but key_file is not; give both, or neither for a self-signed certificate")
+	case t.KeyFile != "" && t.CertFile == "":
+		v.add(p+".tls.key_file", "is set but cert_file is not; give both, or neither for a self-signed certificate")
+	}
+	if t.InsecurePlainHTTP && (t.CertFile != "" || t.KeyFile != "") {
+		v.add(p+".tls.insecure_plain_http", "serves plain HTTP, so cert_file and key_file would be unused; "+
+			"remove either them or insecure_plain_http")
+	}
+	v.oneOf(p+".tls.min_version", t.MinVersion, "1.2", "1.3")
+}
+
+// checkAddress returns what is wrong with a host:port, or "".
+func checkAddress(addr string) string {
+	if addr == "" {
+		return "is missing; give host:port, such as 127.0.0.1:8443"
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		reason := err.Error()
+		if ae := (*net.AddrError)(nil); errors.As(err, &ae) {
+			reason = ae.Err
+		}
+		return fmt.Sprintf("%q is not host:port (%s); write it like 127.0.0.1:8443, :8443 or [::1]:8443", addr, reason)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("%q has port %q; the port must be a number from 1 to 65535 (0 picks a free one)", addr, port)
+	}
+	return ""
+}
+
+func (v *validator) route(p string, i int, r Route, names, prefixes map[string]int, methods []string) {
+	if msg := checkPrefix(r.Prefix); msg != "" {
+		v.add(p+".prefix", "%s", msg)
+	} else if j, dup := prefixes[normPrefix(r.Prefix)]; dup {
+		v.add(p+".prefix", "%q is the same prefix as routes[%d] (a trailing slash makes no difference); "+
+			"give each prefix once", r.Prefix, j)
+	} else {
+		prefixes[normPrefix(r.Prefix)] = i
+	}
+	if r.Name == "" && r.Prefix != "" {
+		v.add(p+".name", "must not be empty; leave it out to use the prefix")
+	} else if j, dup := names[r.Name]; dup && r.Name != "" {
+		v.add(p+".name", "%q is also the name of routes[%d]; give each route its own name", r.Name, j)
+	} else {
+		names[r.Name] = i
+	}
+	if msg := checkUpstream(r.Upstream); msg != "" {
+		v.add(p+".upstream", "%s", msg)
+	}
+	seen := map[string]int{}
+	for j, m := range r.Auth {
+		q := fmt.Sprintf("%s.auth[%d]", p, j)
+		switch k, dup := seen[m]; {
+		case !slices.Contains(methods, m):
+			v.add(q, "unknown auth method %q; %s", m, known(methods))
+		case dup:
+			v.add(q, "%q is listed twice (also at auth[%d]); list each method once", m, k)
+		default:
+			seen[m] = j
+		}
+	}
+	if r.AllowAnonymous && len(r.Auth) == 0 {
+		v.add(p+".allow_anonymous", "allow_anonymous has no effect on a route with no auth methods; remove it")
+	}
+}
+
+func known(methods []string) string {
+	if len(methods) == 0 {
+		return "this version implements no auth methods yet, so auth must be []"
+	}
+	s := slices.Sorted(slices.Values(methods))
+	return "this version knows " + strings.Join(s, ", ")
+}
+
+func checkPrefix(p string) string {
+	switch {
+	case p == "":
+		return "is missing; give a path such as /api"
+	case !strings.HasPrefix(p, "/"):
+		return fmt.Sprintf("%q must start with \"/\"", p)
+	case strings.ContainsAny(p, "?#"):
+		return fmt.Sprintf("%q must be a path alone, without \"?\" or \"#\"", p)
+	case slices.Contains(strings.Split(p, "/"), ".."):
+		return fmt.Sprintf("%q must not contain a \"..\" segment", p)
+	case path.Clean(p) != normPrefix(p) || strings.Contains(p, "//"):
+		return fmt.Sprintf("%q is not a clean path; write %q", p, path.Clean(p))
+	}
+	return ""
+}
+
+// normPrefix drops a trailing slash: routes match with and without one.
+func normPrefix(p string) string {
+	if len(p) > 1 {
+		return strings.TrimSuffix(p, "/")
+	}
+	return p
+}
+
+// checkUpstream returns what is wrong with an upstream, or "". A URL with
+// a password is never printed.
+func checkUpstream(s string) string {
+	const want = "give echo or an absolute http:// or https:// URL"
+	if s == "" {
+		return "is missing; " + want
+	}
+	if s == Echo {
+		return ""
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "is not a valid URL; " + want
+	case u.User != nil:
+		return "must not hold a user name or password: latchkey does not send them; " +
+			"pass the caller's identity in headers instead"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("%q is neither echo nor an http:// or https:// URL; %s", s, want)
+	case u.Host == "":
+		return fmt.Sprintf("%q has no host; write it like http://127.0.0.1:8080", s)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Sprintf("%q must not have a query or fragment (\"?…\" or \"#…\")", s)
+	}
+	return ""
+}
