@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/gateway"
+	"github.com/latchkey/latchkey/postgres"
+	"github.com/latchkey/latchkey/sqlite"
+)
+
+// app holds what every command shares: its streams, environment and the
+// flags that say where the store is.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	configFile string
+	dataDir    string
+	storeDSN   string
+	output     string
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "latchkey",
+		Short: "One gateway for every way an API client proves who it is",
+		Long: `latchkey is a self-hosted gateway for JWT bearer tokens, sessions, API keys,
+HTTP Basic and client certificates, with roles, abilities and an audit log.
+
+Run "latchkey serve" to start it; the other commands manage its store directly.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.configFile, "config", "", "configuration `file` (default: the embedded default)")
+	pf.StringVar(&a.dataDir, "data-dir", "", "data `directory` holding the SQLite store and TLS files (default ./latchkey-data)")
+	pf.StringVar(&a.storeDSN, "store-dsn", "", "PostgreSQL `DSN` to use instead of SQLite (or set LATCHKEY_STORE_DSN)")
+	root.AddCommand(a.serveCommand(), a.userCommand(), a.roleCommand(), a.abilityCommand(), a.versionCommand())
+	return root
+}
+
+// addOutputFlag adds -o/--output to a command that lists or shows.
+func (a *app) addOutputFlag(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&a.output, "output", "o", "table", "output format: table or json")
+}
+
+// authMethods are the authentication methods this build implements.
+func authMethods() []gateway.Authenticator { return nil }
+
+// loadConfig reads the configuration with the command line's overrides.
+func (a *app) loadConfig(listen string) (*config.Config, error) {
+	return config.Load(a.configFile, config.Options{
+		DataDir:     a.dataDir,
+		Listen:      listen,
+		StoreDSN:    a.storeDSN,
+		Getenv:      a.getenv,
+		AuthMethods: gateway.Methods(authMethods()...),
+	})
+}
+
+// openStore opens the configured store and applies its migrations.
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (latchkey.Store, error) {
+	if cfg.Store.Driver == "postgres" {
+		return postgres.Open(ctx, cfg.Store.DSN, log)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "latchkey.db"), log)
+}
+
+// withStore runs fn with the store that the flags name, and closes it.
+func (a *app) withStore(ctx context.Context, fn func(latchkey.Store) error) error {
+	cfg, err := a.loadConfig("")
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(st)
+}
+
+// printError writes err as one sentence on stderr: the client message of a
+// latchkey error (with its cause when the fault is not the caller's), or the
+// error itself.
+func (a *app) printError(err error) {
+	msg := err.Error()
+	if e, ok := errors.AsType[*latchkey.Error](err); ok {
+		msg = latchkey.ErrorMessage(err)
+		if e.Err != nil && (e.Code == latchkey.EINTERNAL || e.Code == latchkey.EUNAVAILABLE) {
+			msg += " (" + e.Err.Error() + ")"
+		}
+	}
+	fmt.Fprintln(a.stderr, "latchkey: "+strings.TrimSpace(msg))
+}

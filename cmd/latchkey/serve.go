@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/gateway"
+	"github.com/latchkey/latchkey/password"
+)
+
+func (a *app) serveCommand() *cobra.Command {
+	var listen, logFormat string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway",
+		Long: `Run the gateway until SIGINT or SIGTERM, then drain in-flight requests and stop.
+
+With no --config it runs on the embedded default: SQLite in ./latchkey-data,
+HTTPS on 127.0.0.1:8443 with a self-signed certificate, and a built-in echo
+upstream at / that shows who the caller is. On first start it creates an
+administrator whose password comes from LATCHKEY_ADMIN_PASSWORD or is
+printed once.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig(listen)
+			if err != nil {
+				return err
+			}
+			if logFormat != "" {
+				cfg.Log.Format = logFormat
+			}
+			return a.serve(cmd.Context(), cfg)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "`host:port` of the first listener, overriding the configuration")
+	cmd.Flags().StringVar(&logFormat, "log-format", "", "log format: text or json (overrides the configuration)")
+	return cmd
+}
+
+func (a *app) serve(ctx context.Context, cfg *config.Config) error {
+	log, err := newLogger(a.stderr, cfg.Log)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+		log.Info("stopped")
+	}()
+	if err := a.bootstrapAdmin(ctx, st, cfg.Admin); err != nil {
+		return err
+	}
+	gw, err := gateway.New(cfg, st, log, authMethods()...)
+	if err != nil {
+		return err
+	}
+	if err := gw.Listen(); err != nil {
+		return err
+	}
+	go purgeLoop(ctx, st, log)
+	return gw.Serve(ctx)
+}
+
+// Housekeeping: what can never be used again is deleted once it is older
+// than purgeAge (revoked and expired keys stay listable until then).
+const (
+	purgeEvery = time.Hour
+	purgeAge   = 30 * 24 * time.Hour
+)
+
+func purgeLoop(ctx context.Context, st latchkey.Store, log *slog.Logger) {
+	t := time.NewTicker(purgeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n, err := st.PurgeExpired(ctx, now.Add(-purgeAge))
+			if err != nil && ctx.Err() == nil {
+				log.Warn("purging expired rows", "err", err)
+			} else if n > 0 {
+				log.Info("purged expired rows", "rows", n)
+			}
+		}
+	}
+}
+
+func newLogger(w interface{ Write([]byte) (int, error) }, c config.Log) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// bootstrapAdmin creates the first administrator when the store has no user
+// at all. Its password comes from LATCHKEY_ADMIN_PASSWORD or is random, and is
+// printed once on stderr, never logged.
+func (a *app) bootstrapAdmin(ctx context.Context, st latchkey.Store, c config.Admin) error {
+	users, err := st.Users(ctx, latchkey.UserFilter{Limit: 1})
+	if err != nil || len(users) > 0 {
+		return err
+	}
+	pw, generated := a.getenv("LATCHKEY_ADMIN_PASSWORD"), false
+	if pw == "" {
+		pw, generated = password.Random(), true
+	} else if err := password.Validate(pw); err != nil {
+		return fmt.Errorf("LATCHKEY_ADMIN_PASSWORD: %s", latchkey.ErrorMessage(err))
+	}
+	hash, err := hasher().Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	u := &latchkey.User{Directory: c.Directory, Username: c.Username, DisplayName: "Administrator",
+		PasswordHash: hash, Roles: []string{latchkey.RoleAdmin}}
+	if err := st.CreateUser(ctx, u); err != nil {
+		return err
+	}
+	audit(ctx, st, latchkey.AuditUserCreate, u.QualifiedName(), "first administrator")
+	fmt.Fprintf(a.stderr, "latchkey: created the first administrator %s\n", u.QualifiedName())
+	if generated {
+		fmt.Fprintf(a.stderr, "latchkey: its password, shown only this once: %s\n", pw)
+	} else {
+		fmt.Fprintln(a.stderr, "latchkey: its password is the one in LATCHKEY_ADMIN_PASSWORD")
+	}
+	return nil
+}
+
+// hasher is the password hasher of the command line and the first start.
+func hasher() *password.Hasher { return password.NewHasher(password.DefaultParams, 0) }
+
+// audit records an administrative change made from this machine. A failure
+// to record is reported but does not undo the change.
+func audit(ctx context.Context, st latchkey.Store, action, target, detail string) {
+	e := &latchkey.AuditEvent{Time: time.Now(), Action: action, Actor: cliActor(), Target: target,
+		Method: "cli", RemoteAddr: "local", Detail: detail}
+	if err := st.AppendAudit(ctx, e); err != nil {
+		slog.Warn("could not write the audit record", "action", action, "err", err)
+	}
+}

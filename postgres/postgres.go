@@ -1,0 +1,185 @@
+// Package postgres is latchkey's store for several nodes: a latchkey.Store in
+// a PostgreSQL schema (pgx/v5), shared by every node behind a load balancer.
+// Changes travel between nodes by LISTEN/NOTIFY on a channel named after the
+// schema, so stores in different schemas of one database do not hear each
+// other.
+//
+// The DSN chooses the schema with search_path (for example
+// "postgres://host/db?search_path=latchkey"); the schema must exist. The
+// statements live in package sqlstore; this package opens the pool, migrates
+// the schema and runs the change feed.
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a latchkey.Store in a PostgreSQL schema.
+type DB struct {
+	*sqlstore.Store
+	pool    *pgxpool.Pool
+	sqldb   *sql.DB
+	feed    *sqlstore.Feed
+	node    string
+	schema  string
+	channel string
+	log     *slog.Logger
+
+	listenPID atomic.Uint32 // backend of the listening connection, for tests
+	stop      context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+var _ latchkey.Store = (*DB)(nil)
+
+// Open connects to the database of dsn, applies the migrations that its
+// current schema lacks, makes sure the built-in roles are present and starts
+// listening for the changes of other nodes. A nil logger means
+// slog.Default().
+func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, latchkey.Wrap(err, latchkey.EINVALID, "The PostgreSQL connection string is not valid.")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, latchkey.Wrap(err, latchkey.EINVALID, "The PostgreSQL connection string is not valid.")
+	}
+	db := &DB{pool: pool, sqldb: stdlib.OpenDBFromPool(pool), feed: new(sqlstore.Feed), node: newNodeID(),
+		log: logger, done: make(chan struct{})}
+	if err := db.open(ctx); err != nil {
+		db.sqldb.Close()
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// open does the work of Open once the pool exists.
+func (db *DB) open(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return latchkey.Wrap(err, latchkey.EUNAVAILABLE, "Cannot connect to PostgreSQL.")
+	}
+	var schema sql.NullString
+	if err := db.sqldb.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return latchkey.Wrap(err, unavailableOr(err, latchkey.EINTERNAL), "Cannot read the current PostgreSQL schema.")
+	}
+	if !schema.Valid {
+		return latchkey.Errorf(latchkey.EINVALID, "No schema in the PostgreSQL search_path exists; create it first.")
+	}
+	db.schema, db.channel = schema.String, channelName(schema.String)
+	if err := migrate(ctx, db.sqldb, db.schema, db.log); err != nil {
+		return err
+	}
+	conn, err := db.connectListener(ctx)
+	if err != nil {
+		return latchkey.Wrap(err, unavailableOr(err, latchkey.EINTERNAL), "Cannot listen for PostgreSQL notifications.")
+	}
+	db.Store, err = sqlstore.New(ctx, sqlstore.Config{
+		Read: db.sqldb, Write: db.sqldb, Notify: db.notify, Classify: classify, Feed: db.feed, Logger: db.log,
+	})
+	if err != nil {
+		closeConn(conn)
+		return err
+	}
+	listenCtx, stop := context.WithCancel(context.Background())
+	db.stop = stop
+	go db.listen(listenCtx, conn)
+	return nil
+}
+
+// Close stops listening and closes the pool. Calling it again does nothing.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.stop()
+		<-db.done
+		db.sqldb.Close()
+		db.pool.Close()
+	})
+	return nil
+}
+
+// migrate applies the embedded migrations that the schema lacks, each in a
+// transaction, holding an advisory lock of the schema so that nodes starting
+// together take turns. goose keeps its version table in the schema too.
+func migrate(ctx context.Context, db *sql.DB, schema string, logger *slog.Logger) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return latchkey.Wrap(err, latchkey.EINTERNAL, "An internal error occurred.")
+	}
+	h := fnv.New64a()
+	h.Write([]byte("latchkey migrations " + schema))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
+	if err != nil {
+		return latchkey.Wrap(err, latchkey.EINTERNAL, "An internal error occurred.")
+	}
+	// The provider is not closed: Close would close db.
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
+		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return latchkey.Wrap(err, latchkey.EINTERNAL, "Cannot read the PostgreSQL migrations.")
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return latchkey.Wrap(err, unavailableOr(err, latchkey.EINTERNAL), "Cannot migrate the PostgreSQL schema.")
+	}
+	for _, r := range results {
+		logger.InfoContext(ctx, "applied migration", "store", "postgres", "schema", schema,
+			"version", r.Source.Version, "duration", r.Duration)
+	}
+	return nil
+}
+
+// channelName is the notification channel of a schema; PostgreSQL
+// identifiers have at most 63 bytes.
+func channelName(schema string) string {
+	const prefix = "latchkey_changes_"
+	if len(prefix)+len(schema) <= 63 {
+		return prefix + schema
+	}
+	sum := sha256.Sum256([]byte(schema))
+	return prefix + hex.EncodeToString(sum[:16])
+}
+
+// newNodeID returns a random id that tells this Open's notifications from
+// those of other nodes.
+func newNodeID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // never fails
+	return hex.EncodeToString(b)
+}
+
+// unavailableOr returns EUNAVAILABLE when err means the database cannot be
+// reached, and code otherwise.
+func unavailableOr(err error, code string) string {
+	if classify(err) == latchkey.EUNAVAILABLE || errors.Is(err, context.DeadlineExceeded) {
+		return latchkey.EUNAVAILABLE
+	}
+	return code
+}

@@ -1,0 +1,158 @@
+// Package sqlite is latchkey's embedded store: a latchkey.Store in one SQLite
+// file (modernc.org/sqlite, pure Go, WAL mode), for a single node. Other
+// processes may open the same file, such as the command line while the server
+// runs: their changes reach this process's subscribers through a changes
+// table that a poller reads twice a second.
+//
+// The statements themselves live in package sqlstore; this package opens the
+// file, migrates it and runs the change feed.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// pragmas are set on every connection. cache=shared is never used: it
+// defeats WAL's concurrent readers and brings table-level locking.
+const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
+
+// DB is a latchkey.Store in a SQLite file.
+type DB struct {
+	*sqlstore.Store
+	read, write *sql.DB
+	feed        *sqlstore.Feed
+	node        string
+	log         *slog.Logger
+
+	stop      context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ latchkey.Store = (*DB)(nil)
+
+// Open opens or creates the SQLite file at path, applies the migrations that
+// it lacks, makes sure the built-in roles are present and starts the change
+// feed. A nil logger means slog.Default().
+func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return nil, latchkey.Errorf(latchkey.EINVALID, "The SQLite database must be a file path without '?' or '#'.")
+	}
+	db := &DB{feed: new(sqlstore.Feed), node: newNodeID(), log: logger, done: make(chan struct{})}
+	var err error
+	if db.write, err = openPool(ctx, path, "&_txlock=immediate", 1); err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db.write, logger); err != nil {
+		db.write.Close()
+		return nil, err
+	}
+	if db.read, err = openPool(ctx, path, "&_pragma=query_only(1)", max(4, runtime.NumCPU())); err != nil {
+		db.write.Close()
+		return nil, err
+	}
+	db.Store, err = sqlstore.New(ctx, sqlstore.Config{
+		Read: db.read, Write: db.write, Notify: db.notify, Classify: classify,
+		Purge: purgeChanges, Feed: db.feed, Logger: logger,
+	})
+	if err == nil {
+		err = db.startFeed(ctx)
+	}
+	if err != nil {
+		db.read.Close()
+		db.write.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close stops the change feed and closes the database; SQLite checkpoints
+// the WAL as the last connection closes. Calling it again returns the first
+// result.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.stop()
+		<-db.done
+		db.closeErr = errors.Join(db.read.Close(), db.write.Close())
+	})
+	return db.closeErr
+}
+
+// openPool opens a pool of at most n connections to the file and checks that
+// the first one works.
+func openPool(ctx context.Context, path, extra string, n int) (*sql.DB, error) {
+	pool, err := sql.Open("sqlite", path+"?"+pragmas+extra)
+	if err == nil {
+		pool.SetMaxOpenConns(n)
+		pool.SetMaxIdleConns(n)
+		pool.SetConnMaxLifetime(0)
+		pool.SetConnMaxIdleTime(0)
+		err = pool.PingContext(ctx)
+		if err != nil {
+			pool.Close()
+		}
+	}
+	if err != nil {
+		return nil, latchkey.Wrap(err, latchkey.EUNAVAILABLE, fmt.Sprintf("Cannot open the SQLite database %s.", path))
+	}
+	return pool, nil
+}
+
+// migrate applies the embedded migrations that the database lacks, each in a
+// transaction. There are no down migrations.
+func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return latchkey.Wrap(err, latchkey.EINTERNAL, "An internal error occurred.")
+	}
+	// The provider is not closed: Close would close db.
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return latchkey.Wrap(err, latchkey.EINTERNAL, "Cannot read the SQLite migrations.")
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		code := latchkey.EINTERNAL
+		if c := classify(err); c == latchkey.EUNAVAILABLE {
+			code = c
+		}
+		return latchkey.Wrap(err, code, "Cannot migrate the SQLite database.")
+	}
+	for _, r := range results {
+		logger.InfoContext(ctx, "applied migration", "store", "sqlite", "version", r.Source.Version, "duration", r.Duration)
+	}
+	return nil
+}
+
+// newNodeID returns a random id that tells this Open's changes from those of
+// other processes.
+func newNodeID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // never fails
+	return hex.EncodeToString(b)
+}

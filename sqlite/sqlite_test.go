@@ -1,0 +1,212 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/storetest"
+)
+
+// testLogger logs to the test's output.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// openFile opens the store in path and closes it when the test ends.
+func openFile(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), path, testLogger(t))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) latchkey.Store {
+		db, err := Open(context.Background(), filepath.Join(t.TempDir(), "latchkey.db"), testLogger(t))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return db
+	})
+}
+
+// TestChangeFromAnotherProcess opens the file twice, as the server and the
+// command line would, and checks that each hears the other's changes once.
+func TestChangeFromAnotherProcess(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	server, cli := openFile(t, path), openFile(t, path)
+	heard, own := storetest.Record(t, server), storetest.Record(t, cli)
+
+	u := &latchkey.User{Directory: "LAB", Username: "goran"}
+	if err := cli.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	k := &latchkey.APIKey{ID: "lk_a", UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour), Hash: []byte("h")}
+	if err := cli.CreateAPIKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.RevokeAPIKey(ctx, "lk_a", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	revoked := latchkey.Change{Kind: latchkey.ChangeAPIKey, Name: "lk_a", UserID: u.ID}
+	if got := own.Take(); len(got) != 1 || got[0] != revoked {
+		t.Fatalf("the writer's own subscriber got %+v, want %+v at once", got, revoked)
+	}
+	heard.Wait(t, revoked, 5*time.Second)
+
+	// The server's own change reaches it once: once the server hears cli's
+	// later change, its poller has read past its own row, in seq order.
+	if err := server.GrantRole(ctx, u.ID, latchkey.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	granted := latchkey.Change{Kind: latchkey.ChangeUserRoles, UserID: u.ID}
+	if _, err := cli.EndUserSessions(ctx, u.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ended := latchkey.Change{Kind: latchkey.ChangeUserSession, UserID: u.ID}
+	heard.Wait(t, ended, 5*time.Second)
+	own.Wait(t, granted, 5*time.Second)
+	want := []latchkey.Change{revoked, granted, ended}
+	if got := heard.Changes(); !equalChanges(got, want) {
+		t.Fatalf("server heard %+v, want %+v", got, want)
+	}
+}
+
+func equalChanges(a, b []latchkey.Change) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestWALAndForeignKeys checks the file's journal mode and each pool's
+// settings.
+func TestWALAndForeignKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	db := openFile(t, path)
+	for name, pool := range map[string]*sql.DB{"read": db.read, "write": db.write} {
+		var mode string
+		var fk, busy int
+		if err := pool.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := pool.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil {
+			t.Fatal(err)
+		}
+		if err := pool.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "wal" || fk != 1 || busy != 10000 {
+			t.Fatalf("%s pool: journal_mode %q, foreign_keys %d, busy_timeout %d", name, mode, fk, busy)
+		}
+	}
+	if got := db.write.Stats().MaxOpenConnections; got != 1 {
+		t.Fatalf("write pool holds up to %d connections, want 1", got)
+	}
+	if _, err := db.read.Exec("DELETE FROM audit"); err == nil {
+		t.Fatal("the read pool can write")
+	}
+	// Bytes 18 and 19 of the header are 2 in a WAL database.
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	header := make([]byte, 20)
+	if _, err := io.ReadFull(f, header); err != nil {
+		t.Fatal(err)
+	}
+	if header[18] != 2 || header[19] != 2 {
+		t.Fatalf("file format versions %d, %d; want 2, 2 (WAL)", header[18], header[19])
+	}
+}
+
+// TestPersistsAcrossReopen closes the store and opens the file again.
+func TestPersistsAcrossReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	db, err := Open(ctx, path, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &latchkey.User{Directory: "LAB", Username: "goran", Roles: []string{latchkey.RoleAdmin}}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	_, err = db.User(ctx, u.ID)
+	if code := latchkey.ErrorCode(err); code != latchkey.EUNAVAILABLE {
+		t.Fatalf("User after Close: %v (code %q), want %q", err, code, latchkey.EUNAVAILABLE)
+	}
+	db = openFile(t, path)
+	got, err := db.UserByName(ctx, "lab", "goran")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != u.ID || len(got.Roles) != 1 || got.Roles[0] != latchkey.RoleAdmin {
+		t.Fatalf("user after reopen = %+v", got)
+	}
+}
+
+// TestPurgeKeepsRecentChanges checks that PurgeExpired deletes old change
+// rows but keeps those that pollers may not have read yet.
+func TestPurgeKeepsRecentChanges(t *testing.T) {
+	ctx := t.Context()
+	db := openFile(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	old := time.Now().Add(-time.Hour).UnixMicro()
+	for _, created := range []int64{old, old, time.Now().UnixMicro()} {
+		if _, err := db.write.Exec(`INSERT INTO changes (node, payload, created) VALUES ('x', '{}', $1)`, created); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := db.PurgeExpired(ctx, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := db.read.QueryRow(`SELECT COUNT(*) FROM changes`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || left != 1 {
+		t.Fatalf("purged %d, left %d; want 2 and 1", n, left)
+	}
+}
+
+func TestOpenRejects(t *testing.T) {
+	ctx := t.Context()
+	for _, tc := range []struct{ path, code string }{
+		{"", latchkey.EINVALID},
+		{":memory:", latchkey.EINVALID},
+		{"file:x.db?mode=memory", latchkey.EINVALID},
+		{filepath.Join(t.TempDir(), "missing", "dir", "latchkey.db"), latchkey.EUNAVAILABLE},
+	} {
+		db, err := Open(ctx, tc.path, testLogger(t))
+		if err == nil {
+			db.Close()
+		}
+		if code := latchkey.ErrorCode(err); code != tc.code {
+			t.Errorf("Open(%q): %v (code %q), want code %q", tc.path, err, code, tc.code)
+		}
+	}
+}

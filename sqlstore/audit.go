@@ -1,0 +1,86 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/latchkey/latchkey"
+)
+
+// defaultAuditLimit is how many events AuditEvents returns when the filter
+// names no limit; maxAuditLimit is the most it ever returns.
+const (
+	defaultAuditLimit = 100
+	maxAuditLimit     = 10000
+)
+
+// AppendAudit stores an event and sets its ID; a zero Time becomes now.
+func (s *Store) AppendAudit(ctx context.Context, e *latchkey.AuditEvent) error {
+	if e.Action == "" {
+		return latchkey.Errorf(latchkey.EINVALID, "The audit event has no action.")
+	}
+	at := e.Time
+	if at.IsZero() {
+		at = s.now()
+	}
+	var id int64
+	err := s.write.QueryRowContext(ctx, `INSERT INTO audit (occurred, action, actor, actor_id, target, method,
+		credential_id, remote_addr, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		micros(at), e.Action, e.Actor, e.ActorID, e.Target, e.Method, e.CredentialID, e.RemoteAddr, e.Detail).Scan(&id)
+	if err != nil {
+		return s.fail("append audit event", err)
+	}
+	e.ID, e.Time = id, norm(at)
+	return nil
+}
+
+// AuditEvents lists events newest first (by id). An Action that ends in "."
+// selects the actions it prefixes; the comparison is exact, as actions are.
+func (s *Store) AuditEvents(ctx context.Context, f latchkey.AuditFilter) ([]*latchkey.AuditEvent, error) {
+	var c conds
+	if f.ActorID != 0 {
+		c.add("actor_id = " + c.arg(f.ActorID))
+	}
+	switch {
+	case strings.HasSuffix(f.Action, "."):
+		n := int64(utf8.RuneCountInString(f.Action))
+		c.add("substr(action, 1, " + c.arg(n) + ") = " + c.arg(f.Action))
+	case f.Action != "":
+		c.add("action = " + c.arg(f.Action))
+	}
+	if !f.Since.IsZero() {
+		c.add("occurred >= " + c.arg(micros(f.Since)))
+	}
+	if f.BeforeID > 0 {
+		c.add("id < " + c.arg(f.BeforeID))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultAuditLimit
+	}
+	limit = min(limit, maxAuditLimit)
+	rows, err := s.read.QueryContext(ctx, `SELECT id, occurred, action, actor, actor_id, target, method,
+		credential_id, remote_addr, detail FROM audit`+c.clause()+` ORDER BY id DESC`+c.page(limit, 0), c.args...)
+	if err != nil {
+		return nil, s.fail("list audit events", err)
+	}
+	defer rows.Close()
+	out := []*latchkey.AuditEvent{}
+	for rows.Next() {
+		var (
+			e  latchkey.AuditEvent
+			at int64
+		)
+		if err := rows.Scan(&e.ID, &at, &e.Action, &e.Actor, &e.ActorID, &e.Target, &e.Method,
+			&e.CredentialID, &e.RemoteAddr, &e.Detail); err != nil {
+			return nil, s.fail("list audit events", err)
+		}
+		e.Time = fromMicros(at)
+		out = append(out, &e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("list audit events", err)
+	}
+	return out, nil
+}

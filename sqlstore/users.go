@@ -1,0 +1,267 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+
+	"github.com/latchkey/latchkey"
+)
+
+// userCols are the columns scanUsers reads, followed by one role name.
+const userCols = `u.id, u.directory, u.username, u.display_name, u.email, u.groups_json,
+	u.disabled, u.password_hash, u.created, u.updated`
+
+// userSelect reads users with their roles, one row per user and role.
+const userSelect = `SELECT ` + userCols + `, ur.role FROM users u
+	LEFT JOIN user_roles ur ON ur.user_id = u.id`
+
+// CreateUser stores u, sets its ID and times, and grants u.Roles, which must
+// exist, in the same transaction.
+func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
+	if err := u.Validate(); err != nil {
+		return err
+	}
+	roles := sortedSet(u.Roles)
+	for _, r := range roles {
+		if err := latchkey.ValidateName("role", r); err != nil {
+			return err
+		}
+	}
+	groups, err := encodeList(u.Groups)
+	if err != nil {
+		return s.fail("encode groups", err)
+	}
+	now := norm(s.now())
+	var id int64
+	err = s.tx(ctx, "create user", func(tx *sql.Tx, _ func(latchkey.Change)) error {
+		for _, r := range roles {
+			if err := roleExists(ctx, tx, r); err != nil {
+				if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+					return latchkey.Errorf(latchkey.EINVALID, "The role %q does not exist.", r)
+				}
+				return err
+			}
+		}
+		err := tx.QueryRowContext(ctx, `INSERT INTO users (directory, username, dir_key, user_key,
+			display_name, email, email_key, groups_json, disabled, password_hash, created, updated)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id`,
+			u.Directory, u.Username, latchkey.NameKey(u.Directory), latchkey.NameKey(u.Username),
+			u.DisplayName, u.Email, latchkey.NameKey(u.Email), groups, u.Disabled, u.PasswordHash,
+			micros(now)).Scan(&id)
+		if err != nil {
+			return s.conflict("insert user", err, "A user "+u.QualifiedName()+" exists already.")
+		}
+		for _, r := range roles {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO user_roles (user_id, role) VALUES ($1, $2)`, id, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	u.ID, u.CreatedAt, u.UpdatedAt, u.Roles = id, now, now, roles
+	if u.Groups == nil {
+		u.Groups = []string{}
+	}
+	return nil
+}
+
+// User returns the user with the id.
+func (s *Store) User(ctx context.Context, id int64) (*latchkey.User, error) {
+	u, err := userByID(ctx, s.read, id)
+	if err != nil {
+		return nil, s.fail("read user", err)
+	}
+	return u, nil
+}
+
+// userByID reads one user, ENOTFOUND when there is none.
+func userByID(ctx context.Context, q querier, id int64) (*latchkey.User, error) {
+	users, err := queryUsers(ctx, q, userSelect+` WHERE u.id = $1 ORDER BY ur.role`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(users) == 0 {
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "No user with id %d.", id)
+	}
+	return users[0], nil
+}
+
+// UserByName finds a user by directory and username, case-insensitively.
+func (s *Store) UserByName(ctx context.Context, directory, username string) (*latchkey.User, error) {
+	users, err := queryUsers(ctx, s.read, userSelect+` WHERE u.dir_key = $1 AND u.user_key = $2 ORDER BY ur.role`,
+		latchkey.NameKey(directory), latchkey.NameKey(username))
+	if err != nil {
+		return nil, s.fail("read user by name", err)
+	}
+	if len(users) == 0 {
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "No user %s\\%s.", directory, username)
+	}
+	return users[0], nil
+}
+
+// UserByEmail finds the one user with the email, case-insensitively.
+func (s *Store) UserByEmail(ctx context.Context, email string) (*latchkey.User, error) {
+	if email == "" {
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "No user has an empty email.")
+	}
+	users, err := queryUsers(ctx, s.read, userSelect+` WHERE u.email_key = $1 ORDER BY u.id, ur.role`,
+		latchkey.NameKey(email))
+	if err != nil {
+		return nil, s.fail("read user by email", err)
+	}
+	switch len(users) {
+	case 0:
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "No user has the email %s.", email)
+	case 1:
+		return users[0], nil
+	default:
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "More than one user has the email %s.", email)
+	}
+}
+
+// Users lists users by directory and username.
+func (s *Store) Users(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.User, error) {
+	var c conds
+	if f.Directory != "" {
+		c.add("dir_key = " + c.arg(latchkey.NameKey(f.Directory)))
+	}
+	query := `SELECT ` + userCols + `, ur.role FROM (SELECT * FROM users` + c.clause() +
+		` ORDER BY dir_key, user_key, id` + c.page(f.Limit, f.Offset) + `) u
+		LEFT JOIN user_roles ur ON ur.user_id = u.id ORDER BY u.dir_key, u.user_key, u.id, ur.role`
+	users, err := queryUsers(ctx, s.read, query, c.args...)
+	if err != nil {
+		return nil, s.fail("list users", err)
+	}
+	return users, nil
+}
+
+// UpdateUser changes the fields of upd that are not nil and emits ChangeUser.
+func (s *Store) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate) (*latchkey.User, error) {
+	var out *latchkey.User
+	err := s.tx(ctx, "update user", func(tx *sql.Tx, emit func(latchkey.Change)) error {
+		u, err := userByID(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if upd.DisplayName != nil {
+			u.DisplayName = *upd.DisplayName
+		}
+		if upd.Email != nil {
+			u.Email = *upd.Email
+		}
+		if upd.Groups != nil {
+			u.Groups = slices.Clone(*upd.Groups)
+		}
+		if upd.Disabled != nil {
+			u.Disabled = *upd.Disabled
+		}
+		if upd.PasswordHash != nil {
+			u.PasswordHash = *upd.PasswordHash
+		}
+		if err := u.Validate(); err != nil {
+			return err
+		}
+		groups, err := encodeList(u.Groups)
+		if err != nil {
+			return err
+		}
+		u.UpdatedAt = norm(s.now())
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET display_name = $2, email = $3, email_key = $4,
+			groups_json = $5, disabled = $6, password_hash = $7, updated = $8 WHERE id = $1`,
+			id, u.DisplayName, u.Email, latchkey.NameKey(u.Email), groups, u.Disabled, u.PasswordHash,
+			micros(u.UpdatedAt)); err != nil {
+			return err
+		}
+		if u.Groups == nil {
+			u.Groups = []string{}
+		}
+		out = u
+		emit(latchkey.Change{Kind: latchkey.ChangeUser, UserID: id})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Directories lists the directories that hold at least one user, in the
+// spelling of their first user.
+func (s *Store) Directories(ctx context.Context) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT d.directory FROM users d
+		JOIN (SELECT MIN(id) AS id FROM users GROUP BY dir_key) f ON f.id = d.id ORDER BY d.dir_key`)
+	if err != nil {
+		return nil, s.fail("list directories", err)
+	}
+	dirs, err := scanStrings(rows)
+	if err != nil {
+		return nil, s.fail("list directories", err)
+	}
+	return dirs, nil
+}
+
+// queryUsers runs a userSelect query whose rows of one user are adjacent.
+func queryUsers(ctx context.Context, q querier, query string, args ...any) ([]*latchkey.User, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	users := []*latchkey.User{}
+	for rows.Next() {
+		var (
+			u                latchkey.User
+			groups           string
+			created, updated int64
+			role             sql.NullString
+		)
+		if err := rows.Scan(&u.ID, &u.Directory, &u.Username, &u.DisplayName, &u.Email, &groups,
+			&u.Disabled, &u.PasswordHash, &created, &updated, &role); err != nil {
+			return nil, err
+		}
+		if n := len(users); n > 0 && users[n-1].ID == u.ID {
+			if role.Valid {
+				users[n-1].Roles = append(users[n-1].Roles, role.String)
+			}
+			continue
+		}
+		if u.Groups, err = decodeList(groups); err != nil {
+			return nil, err
+		}
+		u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
+		u.Roles = []string{}
+		if role.Valid {
+			u.Roles = append(u.Roles, role.String)
+		}
+		users = append(users, &u)
+	}
+	return users, rows.Err()
+}
+
+// scanStrings reads a single text column and closes rows.
+func scanStrings(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// sortedSet returns the distinct strings of l, sorted; never nil.
+func sortedSet(l []string) []string {
+	out := slices.Clone(l)
+	if out == nil {
+		out = []string{}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
