@@ -78,11 +78,8 @@ func (a *app) roleGrant(grant bool) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return a.withStore(ctx, func(st latchkey.Store) error {
-				u, err := ref.find(ctx, st)
-				if err != nil {
-					return err
-				}
+			return a.withUser(ctx, &ref, func(st latchkey.Store, u *latchkey.User) error {
+				var err error
 				if grant {
 					err = st.GrantRole(ctx, u.ID, role)
 				} else {

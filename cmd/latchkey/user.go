@@ -21,8 +21,15 @@ func (u *userRef) addFlags(cmd *cobra.Command) {
 	cmd.MarkFlagRequired("user")
 }
 
-func (u *userRef) find(ctx context.Context, st latchkey.Store) (*latchkey.User, error) {
-	return st.UserByName(ctx, u.directory, u.user)
+// withUser runs fn with the store and the user that ref names.
+func (a *app) withUser(ctx context.Context, ref *userRef, fn func(latchkey.Store, *latchkey.User) error) error {
+	return a.withStore(ctx, func(st latchkey.Store) error {
+		u, err := st.UserByName(ctx, ref.directory, ref.user)
+		if err != nil {
+			return err
+		}
+		return fn(st, u)
+	})
 }
 
 // secretFlags are the ways a command takes a password.
@@ -129,11 +136,7 @@ func (a *app) userShow() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return a.withStore(ctx, func(st latchkey.Store) error {
-				u, err := ref.find(ctx, st)
-				if err != nil {
-					return err
-				}
+			return a.withUser(ctx, &ref, func(st latchkey.Store, u *latchkey.User) error {
 				_, abilities, err := st.UserAccess(ctx, u.ID)
 				if err != nil {
 					return err
@@ -168,11 +171,7 @@ func (a *app) userSetDisabled(verb string, disabled bool) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return a.withStore(ctx, func(st latchkey.Store) error {
-				u, err := ref.find(ctx, st)
-				if err != nil {
-					return err
-				}
+			return a.withUser(ctx, &ref, func(st latchkey.Store, u *latchkey.User) error {
 				if _, err := st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Disabled: &disabled}); err != nil {
 					return err
 				}
@@ -213,11 +212,7 @@ func (a *app) userPasswd() *cobra.Command {
 			if hash != "" && clear {
 				return fmt.Errorf("use either a new password or --clear, not both")
 			}
-			return a.withStore(ctx, func(st latchkey.Store) error {
-				u, err := ref.find(ctx, st)
-				if err != nil {
-					return err
-				}
+			return a.withUser(ctx, &ref, func(st latchkey.Store, u *latchkey.User) error {
 				if _, err := st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{PasswordHash: &hash}); err != nil {
 					return err
 				}
