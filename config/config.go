@@ -16,6 +16,9 @@ type Config struct {
 	Log       Log        `yaml:"log"`
 	Admin     Admin      `yaml:"admin"`
 	Server    Server     `yaml:"server"`
+	Sessions  Sessions   `yaml:"sessions"`
+	APIKeys   APIKeys    `yaml:"api_keys"`
+	Login     Login      `yaml:"login"`
 	Listeners []Listener `yaml:"listeners"`
 	Routes    []Route    `yaml:"routes"`
 
@@ -59,6 +62,39 @@ type Server struct {
 	MaxHeaderBytes    int      `yaml:"max_header_bytes"`    // default 65536
 }
 
+// Sessions configures the sessions that a login opens (seed 004's
+// wtsession cookie).
+type Sessions struct {
+	Cookie      string   `yaml:"cookie"`       // cookie name; default "wtsession"
+	IdleTimeout Duration `yaml:"idle_timeout"` // ends a session unused this long; default 1h
+	Lifetime    Duration `yaml:"lifetime"`     // absolute lifetime from login; default 24h
+}
+
+// APIKeys configures API keys.
+type APIKeys struct {
+	Header      string `yaml:"header"`       // header that carries a key; default "X-Api-Key" (any case on the wire)
+	MaxDays     int    `yaml:"max_days"`     // the longest expiry a key may be given; default 365
+	DefaultDays int    `yaml:"default_days"` // expiry when a request gives none; default 30
+}
+
+// Login configures the JSON login endpoints and the checks on unsafe
+// requests that latchkey's own endpoints and cookie-authenticated requests get.
+type Login struct {
+	Path       string `yaml:"path"`         // default "/api/v1/login"
+	LogoutPath string `yaml:"logout_path"`  // default "/api/v1/logout"
+	APIKeyPath string `yaml:"api_key_path"` // prefix of the API key endpoints; default "/api/v1/api_keys"
+	// AllowedOrigins lists the Origin values accepted on POST, PUT, PATCH
+	// and DELETE, as clients send them ("example.apps.journyx.com" or
+	// "https://example.apps.journyx.com"). The request's own origin is
+	// always accepted.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// MaxFailures is how many failed sign-ins an account, or a client
+	// address, may make per FailureWindow before further attempts get 429.
+	MaxFailures        int      `yaml:"max_failures"`         // per account; default 10
+	MaxAddressFailures int      `yaml:"max_address_failures"` // per client address; default 100
+	FailureWindow      Duration `yaml:"failure_window"`       // default 15m
+}
+
 // Listener is one address latchkey serves.
 type Listener struct {
 	Name    string `yaml:"name"`    // default "main" for the first, "listener-N" after
@@ -96,6 +132,8 @@ type Route struct {
 	// anonymous, on a route that lists methods. Bad credentials are refused
 	// all the same.
 	AllowAnonymous bool `yaml:"allow_anonymous"`
+	// Abilities lists abilities the principal must all hold (else 403).
+	Abilities []string `yaml:"abilities"`
 }
 
 // Duration is a time.Duration written in YAML as "90s", "15m" or "2h".

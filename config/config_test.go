@@ -59,6 +59,10 @@ func TestDefault(t *testing.T) {
 		Admin:   Admin{Directory: "LOCAL", Username: "admin"},
 		Server: Server{ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(2 * time.Minute),
 			ShutdownTimeout: Duration(15 * time.Second), MaxHeaderBytes: 65536},
+		Sessions: Sessions{Cookie: "wtsession", IdleTimeout: Duration(time.Hour), Lifetime: Duration(24 * time.Hour)},
+		APIKeys:  APIKeys{Header: "X-Api-Key", MaxDays: 365, DefaultDays: 30},
+		Login: Login{Path: "/api/v1/login", LogoutPath: "/api/v1/logout", APIKeyPath: "/api/v1/api_keys",
+			MaxFailures: 10, MaxAddressFailures: 100, FailureWindow: Duration(15 * time.Minute)},
 		Listeners: []Listener{{Name: "main", Address: "127.0.0.1:8443", TLS: TLS{MinVersion: "1.2"}}},
 		Routes:    []Route{{Name: "/", Prefix: "/", Upstream: Echo, Auth: []string{}}},
 	}
@@ -145,12 +149,12 @@ func TestErrors(t *testing.T) {
 		{"testdata/null_document.yaml", opts(), []wantErr{{"", 1, "", "holds no keys"}}},
 		{"testdata/two_documents.yaml", opts(), []wantErr{{"", 3, "", "second YAML document"}}},
 		{"testdata/syntax_error.yaml", opts(), []wantErr{{"", 2, "", "YAML syntax"}}},
-		{"testdata/top_level_list.yaml", opts(), []wantErr{{"", 1, "", "must be a mapping with the keys admin, data_dir"}}},
+		{"testdata/top_level_list.yaml", opts(), []wantErr{{"", 1, "", "must be a mapping with the keys admin, api_keys, data_dir"}}},
 		{"testdata/unknown_top.yaml", opts(), []wantErr{{"", 2, "listner",
-			"unknown key (known keys here: admin, data_dir, listeners, log, routes, server, store)"}}},
+			"unknown key (known keys here: admin, api_keys, data_dir, listeners, log, login, routes, server, sessions, store)"}}},
 		{"testdata/unknown_nested.yaml", opts(), []wantErr{
 			{"", 6, "listeners[0].tls.foo", "unknown key (known keys here: cert_file, insecure_plain_http, key_file, min_version)"},
-			{"", 11, "routes[0].stripprefix", "unknown key (known keys here: allow_anonymous, auth, name, prefix, strip_prefix, upstream)"},
+			{"", 11, "routes[0].stripprefix", "unknown key (known keys here: abilities, allow_anonymous, auth, name, prefix, strip_prefix, upstream)"},
 		}},
 		{"testdata/duplicate_key.yaml", opts(), []wantErr{{"", 3, "listeners[0].address", "given twice (first at line 2)"}}},
 		{"testdata/type_errors.yaml", opts(), []wantErr{

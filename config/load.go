@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -192,10 +193,25 @@ func (c *Config) setDefaults() {
 	dur(&c.Server.ReadHeaderTimeout, "server.read_header_timeout", Duration(10e9))
 	dur(&c.Server.IdleTimeout, "server.idle_timeout", Duration(120e9))
 	dur(&c.Server.ShutdownTimeout, "server.shutdown_timeout", Duration(15e9))
-	if c.Server.MaxHeaderBytes == 0 && !s.has("server.max_header_bytes") {
-		c.Server.MaxHeaderBytes = 65536
-		s.origin["server.max_header_bytes"] = originDefault
+	num := func(v *int, path string, def int) {
+		if *v == 0 && !s.has(path) {
+			*v = def
+			s.origin[path] = originDefault
+		}
 	}
+	num(&c.Server.MaxHeaderBytes, "server.max_header_bytes", 65536)
+	str(&c.Sessions.Cookie, "sessions.cookie", "wtsession")
+	dur(&c.Sessions.IdleTimeout, "sessions.idle_timeout", Duration(time.Hour))
+	dur(&c.Sessions.Lifetime, "sessions.lifetime", Duration(24*time.Hour))
+	str(&c.APIKeys.Header, "api_keys.header", "X-Api-Key")
+	num(&c.APIKeys.MaxDays, "api_keys.max_days", 365)
+	num(&c.APIKeys.DefaultDays, "api_keys.default_days", 30)
+	str(&c.Login.Path, "login.path", "/api/v1/login")
+	str(&c.Login.LogoutPath, "login.logout_path", "/api/v1/logout")
+	str(&c.Login.APIKeyPath, "login.api_key_path", "/api/v1/api_keys")
+	num(&c.Login.MaxFailures, "login.max_failures", 10)
+	num(&c.Login.MaxAddressFailures, "login.max_address_failures", 100)
+	dur(&c.Login.FailureWindow, "login.failure_window", Duration(15*time.Minute))
 	if len(c.Listeners) == 0 {
 		c.Listeners = []Listener{{}}
 		str(&c.Listeners[0].Address, "listeners[0].address", "127.0.0.1:8443")

@@ -28,6 +28,9 @@ func (c *Config) Validate(authMethods []string) error {
 	v.name("admin.directory", "admin directory", c.Admin.Directory)
 	v.name("admin.username", "admin username", c.Admin.Username)
 	v.server(c.Server)
+	v.sessions(c.Sessions)
+	v.apiKeys(c.APIKeys)
+	v.login(c.Login)
 	names, addrs := map[string]int{}, map[string]int{}
 	for i, l := range c.Listeners {
 		v.listener(fmt.Sprintf("listeners[%d]", i), i, l, names, addrs)
@@ -99,6 +102,61 @@ func (v *validator) server(s Server) {
 	if s.MaxHeaderBytes < 4096 || s.MaxHeaderBytes > 1<<20 {
 		v.add("server.max_header_bytes", "%d is out of range; use 4096 to 1048576 (the default is 65536)",
 			s.MaxHeaderBytes)
+	}
+}
+
+func (v *validator) sessions(s Sessions) {
+	v.token("sessions.cookie", s.Cookie)
+	if s.IdleTimeout <= 0 {
+		v.add("sessions.idle_timeout", "must be more than 0, such as 1h")
+	}
+	if s.Lifetime <= 0 {
+		v.add("sessions.lifetime", "must be more than 0, such as 24h")
+	}
+}
+
+func (v *validator) apiKeys(k APIKeys) {
+	v.token("api_keys.header", k.Header)
+	if k.MaxDays < 1 || k.MaxDays > 3650 {
+		v.add("api_keys.max_days", "%d is out of range; use 1 to 3650", k.MaxDays)
+	}
+	if k.DefaultDays < 1 || k.DefaultDays > k.MaxDays {
+		v.add("api_keys.default_days", "%d is out of range; use 1 to max_days (%d)", k.DefaultDays, k.MaxDays)
+	}
+}
+
+func (v *validator) login(l Login) {
+	for _, p := range []struct{ key, path string }{
+		{"login.path", l.Path}, {"login.logout_path", l.LogoutPath}, {"login.api_key_path", l.APIKeyPath},
+	} {
+		if !strings.HasPrefix(p.path, "/") || path.Clean(p.path) != p.path {
+			v.add(p.key, "%q must be a clean absolute path such as /api/v1/login", p.path)
+		}
+	}
+	for i, o := range l.AllowedOrigins {
+		if o == "" || strings.ContainsAny(o, " /?#") && !strings.Contains(o, "://") {
+			v.add(fmt.Sprintf("login.allowed_origins[%d]", i), "%q is not an origin; write host[:port] or scheme://host[:port]", o)
+		}
+	}
+	if l.MaxFailures < 1 {
+		v.add("login.max_failures", "must be at least 1")
+	}
+	if l.MaxAddressFailures < 1 {
+		v.add("login.max_address_failures", "must be at least 1")
+	}
+	if l.FailureWindow <= 0 {
+		v.add("login.failure_window", "must be more than 0, such as 15m")
+	}
+}
+
+// token checks an HTTP header or cookie name: letters, digits and -_.
+func (v *validator) token(path, s string) {
+	ok := s != ""
+	for _, r := range s {
+		ok = ok && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
+	}
+	if !ok {
+		v.add(path, "%q must be a non-empty name of letters, digits, '-', '_' and '.'", s)
 	}
 }
 
@@ -183,6 +241,14 @@ func (v *validator) route(p string, i int, r Route, names, prefixes map[string]i
 	}
 	if r.AllowAnonymous && len(r.Auth) == 0 {
 		v.add(p+".allow_anonymous", "allow_anonymous has no effect on a route with no auth methods; remove it")
+	}
+	for j, a := range r.Abilities {
+		if err := latchkey.ValidateAbilityName(a); err != nil {
+			v.add(fmt.Sprintf("%s.abilities[%d]", p, j), "%q is not an ability name: lowercase letters, digits, '.', '_' and '-'", a)
+		}
+	}
+	if len(r.Abilities) > 0 && len(r.Auth) == 0 {
+		v.add(p+".abilities", "a public route cannot require abilities; list auth methods too")
 	}
 }
 

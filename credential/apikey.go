@@ -1,0 +1,387 @@
+package credential
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// API keys look like lk_<id>_<secret>: a fixed prefix, 13 characters of
+// non-secret id (8 random bytes, base32), and 43 characters of secret (32
+// random bytes, base64url). The store keeps SHA-256 of the whole key: the
+// secret has 256 bits, so a fast hash is safe and lookups stay O(1).
+const (
+	KeyPrefix    = "lk_"
+	keyIDLen     = 13
+	keySecretLen = 43
+	keyLen       = len(KeyPrefix) + keyIDLen + 1 + keySecretLen
+)
+
+var keyIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// ParseAPIKey returns the id of a string shaped like an API key. It says
+// nothing of whether the key is valid.
+func ParseAPIKey(s string) (id string, ok bool) {
+	if len(s) != keyLen || !strings.HasPrefix(s, KeyPrefix) || s[len(KeyPrefix)+keyIDLen] != '_' {
+		return "", false
+	}
+	id = s[len(KeyPrefix) : len(KeyPrefix)+keyIDLen]
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return "", false
+		}
+	}
+	for _, c := range []byte(s[len(KeyPrefix)+keyIDLen+1:]) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return "", false
+		}
+	}
+	return id, true
+}
+
+func newAPIKey() (id, secret string) {
+	id = keyIDEncoding.EncodeToString(randomBytes(8))
+	return id, KeyPrefix + id + "_" + randomToken(32)
+}
+
+func hashKey(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
+
+// keyEntry is a verified key as cached: the key, its owner and the
+// principal it yields.
+type keyEntry struct {
+	key       *latchkey.APIKey
+	user      *userEntry
+	principal *latchkey.Principal
+	lastUsed  atomic.Int64 // unix nanoseconds of the last use seen by this node
+	dirty     atomic.Bool  // lastUsed awaits writing
+}
+
+var errBadKey = latchkey.Errorf(latchkey.EUNAUTHORIZED, "The API key is not valid.")
+
+// VerifyAPIKey returns the principal of an API key: its owner, with method
+// "apikey". It refuses keys that are unknown, revoked or expired (401), keys
+// of disabled users (401), and keys whose owner lacks apikey.signin (403).
+func (s *Service) VerifyAPIKey(ctx context.Context, secret string) (*latchkey.Principal, error) {
+	e, err := s.verifyKey(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	return e.principal, nil
+}
+
+func (s *Service) verifyKey(ctx context.Context, secret string) (*keyEntry, error) {
+	id, ok := ParseAPIKey(secret)
+	if !ok {
+		return nil, errBadKey
+	}
+	e, ok := s.keys.GetIfPresent(id)
+	if !ok || e.user.stale.Load() {
+		var err error
+		if e, err = s.loadKey(ctx, id); err != nil {
+			if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+				return nil, errBadKey
+			}
+			return nil, err
+		}
+	}
+	h := hashKey(secret)
+	if subtle.ConstantTimeCompare(h[:], e.key.Hash) != 1 {
+		return nil, errBadKey
+	}
+	now := s.now()
+	if !e.key.Usable(now) {
+		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The API key has expired or was revoked.")
+	}
+	if e.user.user.Disabled {
+		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The account of this API key is disabled.")
+	}
+	if !e.principal.Can(latchkey.AbilityAPIKeySignIn) {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN,
+			"This account may not sign in with an API key: it needs the ability %s.", latchkey.AbilityAPIKeySignIn)
+	}
+	e.lastUsed.Store(now.UnixNano())
+	if !e.dirty.Swap(true) {
+		s.touch.key(e)
+	}
+	return e, nil
+}
+
+func (s *Service) loadKey(ctx context.Context, id string) (*keyEntry, error) {
+	gen := s.gen.Load()
+	k, err := s.store.APIKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	k.Reveal = nil // authentication has no use for it
+	u, err := s.user(ctx, k.UserID)
+	if err != nil {
+		return nil, err
+	}
+	e := &keyEntry{key: k, user: u, principal: u.principal(latchkey.MethodAPIKey, k.ID, k.ReadOnly, k.ExpiresAt)}
+	if s.gen.Load() == gen {
+		s.keys.Set(id, e)
+	}
+	return e, nil
+}
+
+// KeyRequest asks for a new API key.
+type KeyRequest struct {
+	OwnerID  int64  // 0 means the maker
+	Name     string // optional
+	Days     int    // days until expiry; 0 means the configured default
+	ReadOnly bool   // only GET, HEAD and OPTIONS
+}
+
+// KeyView is an API key as its owner and managers see it listed. Key is set
+// only where the key is shown: to its maker at creation when the maker owns
+// it, and once to its owner when it was made on their behalf.
+type KeyView struct {
+	ID            string     `json:"id"`
+	Name          string     `json:"name"`
+	Owner         string     `json:"owner"`
+	OwnerID       int64      `json:"owner_id"`
+	CreatedBy     string     `json:"created_by,omitempty"`
+	Created       time.Time  `json:"created"`
+	Expires       time.Time  `json:"expires"`
+	LastUsed      *time.Time `json:"last_used"`
+	ReadOnly      bool       `json:"read_only"`
+	Revoked       bool       `json:"revoked"`
+	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
+	Expired       bool       `json:"expired"`
+	AwaitsReveal  bool       `json:"awaits_reveal"`
+	Key           string     `json:"key,omitempty"`
+}
+
+// Actor is who asks for a change: a principal, or nil for the operator at
+// the command line, who may do anything.
+type Actor = *latchkey.Principal
+
+func actorName(a Actor) string {
+	if a == nil {
+		return "cli"
+	}
+	return a.QualifiedName()
+}
+
+// GenerateAPIKey makes a key. Making one for oneself needs apikey.generate;
+// for another user, apikey.manage, and then the maker never sees the key:
+// its owner can view it once in its details.
+func (s *Service) GenerateAPIKey(ctx context.Context, maker Actor, req KeyRequest, remote string) (*KeyView, error) {
+	ownerID := req.OwnerID
+	if ownerID == 0 {
+		if maker == nil || maker.UserID == 0 {
+			return nil, latchkey.Errorf(latchkey.EINVALID, "Name the user the key is for.")
+		}
+		ownerID = maker.UserID
+	}
+	onBehalf := maker != nil && ownerID != maker.UserID
+	switch {
+	case maker == nil:
+	case onBehalf && !maker.Can(latchkey.AbilityAPIKeyManage):
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "Making API keys for other users needs the ability %s.", latchkey.AbilityAPIKeyManage)
+	case !onBehalf && !maker.Can(latchkey.AbilityAPIKeyGenerate):
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "Making API keys needs the ability %s.", latchkey.AbilityAPIKeyGenerate)
+	}
+	if maker != nil && maker.ReadOnly {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "Read-only credentials cannot make API keys.")
+	}
+	days := req.Days
+	if days == 0 {
+		days = s.cfg.KeyDefaultDays
+	}
+	if days < 1 || days > s.cfg.KeyMaxDays {
+		return nil, latchkey.Errorf(latchkey.EINVALID, "The expiry must be 1 to %d days.", s.cfg.KeyMaxDays)
+	}
+	if err := validateKeyName(req.Name); err != nil {
+		return nil, err
+	}
+	owner, err := s.store.User(ctx, ownerID)
+	if err != nil {
+		return nil, err
+	}
+	if owner.Disabled {
+		return nil, latchkey.Errorf(latchkey.EINVALID, "The user %s is disabled.", owner.QualifiedName())
+	}
+	id, secret := newAPIKey()
+	h := hashKey(secret)
+	now := s.now()
+	k := &latchkey.APIKey{ID: id, UserID: owner.ID, Name: req.Name, ReadOnly: req.ReadOnly,
+		CreatedAt: now, ExpiresAt: now.AddDate(0, 0, days), Hash: h[:]}
+	if maker != nil {
+		k.CreatedBy = maker.UserID
+	}
+	if onBehalf {
+		if k.Reveal, err = s.seal(id, secret); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.store.CreateAPIKey(ctx, k); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyCreate, Actor: actorName(maker), ActorID: actorID(maker),
+		Target: k.ID, Method: actorMethod(maker), RemoteAddr: remote, Detail: "owner " + owner.QualifiedName()})
+	v := s.view(k, owner)
+	if !onBehalf {
+		v.Key = secret
+	}
+	return v, nil
+}
+
+func validateKeyName(name string) error {
+	if len(name) > 128 {
+		return latchkey.Errorf(latchkey.EINVALID, "The key name must be at most 128 characters.")
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return latchkey.Errorf(latchkey.EINVALID, "The key name must not contain control characters.")
+		}
+	}
+	return nil
+}
+
+func (s *Service) view(k *latchkey.APIKey, owner *latchkey.User) *KeyView {
+	now := s.now()
+	v := &KeyView{ID: k.ID, Name: k.Name, OwnerID: k.UserID, Created: k.CreatedAt, Expires: k.ExpiresAt,
+		LastUsed: k.LastUsedAt, ReadOnly: k.ReadOnly, Revoked: k.RevokedAt != nil, RevokedAt: k.RevokedAt,
+		Expired: !now.Before(k.ExpiresAt), AwaitsReveal: len(k.Reveal) > 0}
+	if owner != nil {
+		v.Owner = owner.QualifiedName()
+	}
+	if e, ok := s.keys.GetIfPresent(k.ID); ok {
+		if n := e.lastUsed.Load(); n != 0 && (v.LastUsed == nil || time.Unix(0, n).After(*v.LastUsed)) {
+			t := time.Unix(0, n).UTC()
+			v.LastUsed = &t
+		}
+	}
+	return v
+}
+
+// mayManage reports whether the actor may see and change the keys of the
+// user: their own, or anyone's with apikey.manage.
+func mayManage(a Actor, ownerID int64) bool {
+	return a == nil || a.UserID == ownerID && ownerID != 0 || a.Can(latchkey.AbilityAPIKeyManage)
+}
+
+// APIKeys lists the keys of a user (0: the actor's own), revoked and
+// expired ones included.
+func (s *Service) APIKeys(ctx context.Context, viewer Actor, ownerID int64) ([]*KeyView, error) {
+	if ownerID == 0 && viewer != nil {
+		ownerID = viewer.UserID
+	}
+	if !mayManage(viewer, ownerID) {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "Listing another user's API keys needs the ability %s.", latchkey.AbilityAPIKeyManage)
+	}
+	keys, err := s.store.APIKeys(ctx, latchkey.APIKeyFilter{UserID: ownerID, IncludeRevoked: true, IncludeExpired: true})
+	if err != nil {
+		return nil, err
+	}
+	owners := map[int64]*latchkey.User{}
+	views := make([]*KeyView, 0, len(keys))
+	for _, k := range keys {
+		u, ok := owners[k.UserID]
+		if !ok {
+			if u, err = s.store.User(ctx, k.UserID); err != nil {
+				return nil, err
+			}
+			owners[k.UserID] = u
+		}
+		views = append(views, s.view(k, u))
+	}
+	return views, nil
+}
+
+// APIKeyDetails returns one key. When the key was made on its owner's
+// behalf and the viewer is the owner, the key itself is in the view — this
+// once: the server then forgets it.
+func (s *Service) APIKeyDetails(ctx context.Context, viewer Actor, id string, remote string) (*KeyView, error) {
+	k, owner, err := s.keyFor(ctx, viewer, id)
+	if err != nil {
+		return nil, err
+	}
+	v := s.view(k, owner)
+	if viewer != nil && viewer.UserID == k.UserID && len(k.Reveal) > 0 {
+		sealed, err := s.store.TakeAPIKeyReveal(ctx, id)
+		if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+			return nil, err
+		}
+		if err == nil {
+			if v.Key, err = s.unseal(id, sealed); err != nil {
+				return nil, err
+			}
+			v.AwaitsReveal = false
+			s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyReveal, Actor: actorName(viewer),
+				ActorID: actorID(viewer), Target: id, Method: actorMethod(viewer), RemoteAddr: remote})
+		}
+	}
+	return v, nil
+}
+
+// keyFor reads a key that the viewer may see; a key they may not see is
+// reported as not found.
+func (s *Service) keyFor(ctx context.Context, viewer Actor, id string) (*latchkey.APIKey, *latchkey.User, error) {
+	k, err := s.store.APIKey(ctx, id)
+	if err == nil && !mayManage(viewer, k.UserID) {
+		err = latchkey.Errorf(latchkey.ENOTFOUND, "No API key %s.", id)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	owner, err := s.store.User(ctx, k.UserID)
+	return k, owner, err
+}
+
+// RevokeAPIKey revokes a key of the viewer's own, or anyone's with
+// apikey.manage. It stops working at once on every node.
+func (s *Service) RevokeAPIKey(ctx context.Context, viewer Actor, id, remote string) error {
+	if viewer != nil && viewer.ReadOnly {
+		return latchkey.Errorf(latchkey.EFORBIDDEN, "Read-only credentials cannot revoke API keys.")
+	}
+	if _, _, err := s.keyFor(ctx, viewer, id); err != nil {
+		return err
+	}
+	if err := s.store.RevokeAPIKey(ctx, id, s.now()); err != nil {
+		return err
+	}
+	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyRevoke, Actor: actorName(viewer),
+		ActorID: actorID(viewer), Target: id, Method: actorMethod(viewer), RemoteAddr: remote})
+	return nil
+}
+
+// RotateAPIKey issues a replacement with the same owner, name, read-only
+// flag and lifetime, and revokes the old key.
+func (s *Service) RotateAPIKey(ctx context.Context, viewer Actor, id, remote string) (*KeyView, error) {
+	k, _, err := s.keyFor(ctx, viewer, id)
+	if err != nil {
+		return nil, err
+	}
+	if k.RevokedAt != nil {
+		return nil, latchkey.Errorf(latchkey.ECONFLICT, "The API key %s is revoked already; generate a new one.", id)
+	}
+	days := int(k.ExpiresAt.Sub(k.CreatedAt).Hours()+12) / 24
+	days = max(1, min(days, s.cfg.KeyMaxDays))
+	v, err := s.GenerateAPIKey(ctx, viewer, KeyRequest{OwnerID: k.UserID, Name: k.Name, Days: days, ReadOnly: k.ReadOnly}, remote)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.RevokeAPIKey(ctx, id, s.now()); err != nil && latchkey.ErrorCode(err) != latchkey.ECONFLICT {
+		return nil, err
+	}
+	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyRotate, Actor: actorName(viewer),
+		ActorID: actorID(viewer), Target: id, Method: actorMethod(viewer), RemoteAddr: remote, Detail: "replaced by " + v.ID})
+	return v, nil
+}
+
+// MintAPIKey returns a new key's id, the key itself and the hash the store
+// keeps, without storing anything: for tools and tests that write keys to a
+// store directly.
+func MintAPIKey() (id, secret string, hash []byte) {
+	id, secret = newAPIKey()
+	h := hashKey(secret)
+	return id, secret, h[:]
+}

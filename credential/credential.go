@@ -1,0 +1,209 @@
+// Package credential verifies and issues latchkey's own credentials:
+// passwords, API keys and sessions. It is the part of authentication that
+// knows the store; the gateway's authenticators and the command line call it.
+//
+// Everything verified recently is served from memory: users with their roles
+// and abilities, API keys, sessions, and (briefly) successful password checks.
+// The store's change feed keeps these caches true: a revoked key, an ended
+// session, a disabled user or a changed role is dropped the moment the change
+// is committed on this node, and within about a second on every other node.
+// Principals handed out are shared and must not be modified.
+package credential
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/password"
+)
+
+// Config sets the policies of a Service.
+type Config struct {
+	DefaultDirectory string        // directory of a username given without one; default latchkey.DefaultDirectory
+	SessionIdle      time.Duration // idle timeout of new sessions
+	SessionLifetime  time.Duration // absolute lifetime of new sessions
+	KeyMaxDays       int           // the longest expiry an API key may have
+	KeyDefaultDays   int           // expiry of a key when none is asked for
+	// MaxFailures and MaxAddressFailures bound failed sign-ins per account
+	// and per client address within FailureWindow.
+	MaxFailures        int
+	MaxAddressFailures int
+	FailureWindow      time.Duration
+	// SealKey (32 bytes) seals the secret of a key made on behalf of
+	// another user until its owner views it. Every node must share it.
+	SealKey []byte
+	// CacheSize bounds each cache (entries); default 100000.
+	CacheSize int
+	// PasswordCacheTTL is how long a successful password check is
+	// remembered; default 5 minutes.
+	PasswordCacheTTL time.Duration
+	// FlushEvery is how often last-use times are written; default 15s.
+	FlushEvery time.Duration
+}
+
+// Service verifies and issues credentials. It is safe for concurrent use.
+type Service struct {
+	store  latchkey.Store
+	hasher *password.Hasher
+	log    *slog.Logger
+	cfg    Config
+	now    func() time.Time
+
+	dummyHash string // verified against for unknown users, so they cost the same
+	cacheKey  []byte // HMAC key of the password cache, random per process
+
+	users     *otter.Cache[int64, *userEntry]
+	names     *otter.Cache[string, int64] // "dirkey\x00userkey" → user id
+	keys      *otter.Cache[string, *keyEntry]
+	sessions  *otter.Cache[[32]byte, *sessionEntry]
+	passwords *otter.Cache[[32]byte, int64] // HMAC(user id, stored hash, password) → user id
+	// gen counts invalidations. A loader notes it before reading the store
+	// and caches what it read only if no invalidation came meanwhile.
+	gen atomic.Uint64
+
+	accounts, addresses *limiter
+	touch               *toucher
+
+	unsubscribe func()
+	stop        chan struct{}
+	done        sync.WaitGroup
+}
+
+// New returns a Service over st that subscribes to the store's change feed
+// and writes last-use times in the background until Close.
+func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *slog.Logger, cfg Config) (*Service, error) {
+	if cfg.DefaultDirectory == "" {
+		cfg.DefaultDirectory = latchkey.DefaultDirectory
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 100_000
+	}
+	if cfg.PasswordCacheTTL <= 0 {
+		cfg.PasswordCacheTTL = 5 * time.Minute
+	}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = 15 * time.Second
+	}
+	if len(cfg.SealKey) != 32 {
+		return nil, latchkey.Errorf(latchkey.EINTERNAL, "credential: the seal key must be 32 bytes")
+	}
+	dummy, err := hasher.Hash(ctx, randomToken(16))
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		store: st, hasher: hasher, log: log, cfg: cfg, now: time.Now,
+		dummyHash: dummy,
+		cacheKey:  randomBytes(32),
+		users:     newCache[int64, *userEntry](cfg.CacheSize, 10*time.Minute),
+		names:     newCache[string, int64](cfg.CacheSize, 10*time.Minute),
+		keys:      newCache[string, *keyEntry](cfg.CacheSize, 10*time.Minute),
+		sessions:  newCache[[32]byte, *sessionEntry](cfg.CacheSize, 10*time.Minute),
+		passwords: newCache[[32]byte, int64](cfg.CacheSize, cfg.PasswordCacheTTL),
+		accounts:  newLimiter(cfg.MaxFailures, cfg.FailureWindow, cfg.CacheSize),
+		addresses: newLimiter(cfg.MaxAddressFailures, cfg.FailureWindow, cfg.CacheSize),
+		stop:      make(chan struct{}),
+	}
+	s.touch = newToucher(st, log)
+	s.unsubscribe = st.Subscribe(s.onChange)
+	s.done.Go(s.flushLoop)
+	return s, nil
+}
+
+// newCache returns a bounded cache whose entries live at most ttl. The TTL is
+// a safety net only: the change feed removes stale entries at once.
+func newCache[K comparable, V any](size int, ttl time.Duration) *otter.Cache[K, V] {
+	return otter.Must(&otter.Options[K, V]{
+		MaximumSize:      size,
+		ExpiryCalculator: otter.ExpiryWriting[K, V](ttl),
+	})
+}
+
+// Close stops the background work, writes pending last-use times and
+// unsubscribes from the change feed. The store stays open.
+func (s *Service) Close() error {
+	s.unsubscribe()
+	close(s.stop)
+	s.done.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.touch.flush(ctx)
+	for _, c := range []interface{ StopAllGoroutines() bool }{s.users, s.names, s.keys, s.sessions, s.passwords} {
+		c.StopAllGoroutines()
+	}
+	s.accounts.close()
+	s.addresses.close()
+	return nil
+}
+
+func (s *Service) flushLoop() {
+	t := time.NewTicker(s.cfg.FlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			s.touch.flush(ctx)
+			cancel()
+		}
+	}
+}
+
+// onChange drops what a committed change made stale.
+func (s *Service) onChange(c latchkey.Change) {
+	s.gen.Add(1)
+	switch c.Kind {
+	case latchkey.ChangeUser, latchkey.ChangeUserRoles:
+		s.dropUser(c.UserID)
+	case latchkey.ChangeAPIKey:
+		s.keys.Invalidate(c.Name)
+	case latchkey.ChangeSession, latchkey.ChangeUserSession:
+		// Sessions are cached by token hash, which the change does not
+		// carry: drop the user's sessions by walking the cache. Logouts
+		// are rare next to requests.
+		for h, e := range s.sessions.All() {
+			if e.session.UserID == c.UserID && (c.Kind == latchkey.ChangeUserSession || e.session.ID == c.Name) {
+				s.sessions.Invalidate(h)
+			}
+		}
+	case latchkey.ChangeRole, latchkey.ChangeResync:
+		s.dropAll()
+	}
+}
+
+// dropUser marks a user's cached entry stale, so that every key and session
+// entry that shares it reloads, and forgets the user's password checks.
+func (s *Service) dropUser(id int64) {
+	if e, ok := s.users.Invalidate(id); ok {
+		e.stale.Store(true)
+	}
+	for h, uid := range s.passwords.All() {
+		if uid == id {
+			s.passwords.Invalidate(h)
+		}
+	}
+	for k, uid := range s.names.All() {
+		if uid == id {
+			s.names.Invalidate(k)
+		}
+	}
+}
+
+func (s *Service) dropAll() {
+	for _, e := range s.users.All() {
+		e.stale.Store(true)
+	}
+	s.users.InvalidateAll()
+	s.names.InvalidateAll()
+	s.keys.InvalidateAll()
+	s.sessions.InvalidateAll()
+	s.passwords.InvalidateAll()
+}

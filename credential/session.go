@@ -1,0 +1,181 @@
+package credential
+
+import (
+	"context"
+	"crypto/sha256"
+	"sync/atomic"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Session tokens are 32 random bytes, base64url: 43 characters. The store
+// keeps their SHA-256; the id that lists and ends sessions is separate and
+// not secret.
+const sessionTokenLen = 43
+
+type sessionEntry struct {
+	session   *latchkey.Session
+	user      *userEntry
+	principal *latchkey.Principal
+	lastSeen  atomic.Int64 // unix nanoseconds of the last use seen by this node
+	dirty     atomic.Bool
+}
+
+var errBadSession = latchkey.Errorf(latchkey.EUNAUTHORIZED, "The session is not valid or has ended; sign in again.")
+
+// OpenSession starts a session for a principal that has just signed in. how
+// says with what: "password", "apikey" or "jwt"; credentialID names the key
+// or token used, if any. It returns the token, which only the client keeps.
+func (s *Service) OpenSession(ctx context.Context, p *latchkey.Principal, how, credentialID, remote, userAgent string) (string, *latchkey.Session, error) {
+	token := randomToken(32)
+	h := sha256.Sum256([]byte(token))
+	now := s.now()
+	if len(userAgent) > 256 {
+		userAgent = userAgent[:256]
+	}
+	sess := &latchkey.Session{
+		ID: keyIDEncoding.EncodeToString(randomBytes(10)), UserID: p.UserID, Method: how,
+		CredentialID: credentialID, ReadOnly: p.ReadOnly, RemoteAddr: remote, UserAgent: userAgent,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.SessionLifetime),
+		IdleTimeout: latchkey.Duration(s.cfg.SessionIdle), Hash: h[:],
+	}
+	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(sess.ExpiresAt) {
+		sess.ExpiresAt = p.ExpiresAt // a session outlives neither its key nor its token
+	}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return "", nil, err
+	}
+	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditSessionCreate, Actor: p.QualifiedName(), ActorID: p.UserID,
+		Target: sess.ID, Method: how, CredentialID: credentialID, RemoteAddr: remote})
+	return token, sess, nil
+}
+
+// VerifySession returns the principal of a session token, with method
+// "session", and the session.
+func (s *Service) VerifySession(ctx context.Context, token string) (*latchkey.Principal, *latchkey.Session, error) {
+	if len(token) != sessionTokenLen {
+		return nil, nil, errBadSession
+	}
+	h := sha256.Sum256([]byte(token))
+	e, ok := s.sessions.GetIfPresent(h)
+	if !ok || e.user.stale.Load() {
+		var err error
+		if e, err = s.loadSession(ctx, h); err != nil {
+			if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+				return nil, nil, errBadSession
+			}
+			return nil, nil, err
+		}
+	}
+	now := s.now()
+	sess := e.session
+	lastSeen := sess.LastSeenAt
+	if seen := time.Unix(0, e.lastSeen.Load()); seen.After(lastSeen) {
+		lastSeen = seen // used on this node since the store last heard
+	}
+	if sess.EndedAt != nil || !now.Before(sess.ExpiresAt) || e.user.user.Disabled ||
+		sess.IdleTimeout > 0 && now.Sub(lastSeen) >= time.Duration(sess.IdleTimeout) {
+		return nil, nil, errBadSession
+	}
+	if sess.Method == latchkey.MethodAPIKey && !s.keyStillUsable(ctx, sess.CredentialID, now) {
+		return nil, nil, errBadSession
+	}
+	return s.seen(e, now)
+}
+
+func (s *Service) seen(e *sessionEntry, now time.Time) (*latchkey.Principal, *latchkey.Session, error) {
+	e.lastSeen.Store(now.UnixNano())
+	if !e.dirty.Swap(true) {
+		s.touch.session(e)
+	}
+	return e.principal, e.session, nil
+}
+
+// keyStillUsable reports whether the API key a session was opened with is
+// still neither revoked nor expired: revoking a key ends its sessions too.
+func (s *Service) keyStillUsable(ctx context.Context, id string, now time.Time) bool {
+	e, ok := s.keys.GetIfPresent(id)
+	if !ok || e.user.stale.Load() {
+		var err error
+		if e, err = s.loadKey(ctx, id); err != nil {
+			return false
+		}
+	}
+	return e.key.Usable(now)
+}
+
+func (s *Service) loadSession(ctx context.Context, h [32]byte) (*sessionEntry, error) {
+	gen := s.gen.Load()
+	sess, err := s.store.SessionByHash(ctx, h[:])
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.user(ctx, sess.UserID)
+	if err != nil {
+		return nil, err
+	}
+	e := &sessionEntry{session: sess, user: u,
+		principal: u.principal(latchkey.MethodSession, sess.ID, sess.ReadOnly, sess.ExpiresAt)}
+	if s.gen.Load() == gen {
+		s.sessions.Set(h, e)
+	}
+	return e, nil
+}
+
+// EndSession ends the session of a token (logout). Ending a session that
+// has ended already is not an error.
+func (s *Service) EndSession(ctx context.Context, token, remote string) error {
+	if len(token) != sessionTokenLen {
+		return errBadSession
+	}
+	h := sha256.Sum256([]byte(token))
+	sess, err := s.store.SessionByHash(ctx, h[:])
+	if err != nil {
+		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+			return errBadSession
+		}
+		return err
+	}
+	actor := ""
+	if u, err := s.user(ctx, sess.UserID); err == nil {
+		actor = u.user.QualifiedName()
+	}
+	return s.endSession(ctx, actor, sess.UserID, latchkey.MethodSession, sess, remote)
+}
+
+// EndSessionByID ends a session of the viewer's own, or anyone's with
+// sessions.manage.
+func (s *Service) EndSessionByID(ctx context.Context, viewer Actor, id, remote string) error {
+	sess, err := s.store.Session(ctx, id)
+	if err == nil && !maySeeSessions(viewer, sess.UserID) {
+		err = latchkey.Errorf(latchkey.ENOTFOUND, "No session %s.", id)
+	}
+	if err != nil {
+		return err
+	}
+	return s.endSession(ctx, actorName(viewer), actorID(viewer), actorMethod(viewer), sess, remote)
+}
+
+func (s *Service) endSession(ctx context.Context, actor string, actorID int64, method string, sess *latchkey.Session, remote string) error {
+	err := s.store.EndSession(ctx, sess.ID, s.now())
+	if err != nil && latchkey.ErrorCode(err) != latchkey.ECONFLICT {
+		return err
+	}
+	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditSessionEnd, Actor: actor, ActorID: actorID,
+		Target: sess.ID, Method: method, CredentialID: sess.ID, RemoteAddr: remote})
+	return nil
+}
+
+func maySeeSessions(a Actor, userID int64) bool {
+	return a == nil || a.UserID == userID && userID != 0 || a.Can(latchkey.AbilitySessionsManage)
+}
+
+// Sessions lists the active sessions of a user (0: every user, which needs
+// sessions.manage).
+func (s *Service) Sessions(ctx context.Context, viewer Actor, userID int64) ([]*latchkey.Session, error) {
+	if !maySeeSessions(viewer, userID) {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "Listing other users' sessions needs the ability %s.", latchkey.AbilitySessionsManage)
+	}
+	return s.store.Sessions(ctx, latchkey.SessionFilter{UserID: userID})
+}

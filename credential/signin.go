@@ -1,0 +1,138 @@
+package credential
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"net"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Ways a sign-in was proved, as sessions record them.
+const (
+	ByPassword = "password"
+	ByAPIKey   = "apikey"
+)
+
+var (
+	errBadLogin = latchkey.Errorf(latchkey.EUNAUTHORIZED, "The username or password is not correct.")
+	errTooMany  = latchkey.Errorf(latchkey.ERATELIMITED, "Too many failed sign-ins; wait a few minutes and try again.")
+)
+
+// SignIn checks a login name ("DIR\user" or "user") with a password or an
+// API key, as a login form and HTTP Basic send them, and returns the
+// principal with the given method, and how it was proved (ByPassword or
+// ByAPIKey).
+//
+// Failures answer alike whether or not the user exists: unknown users are
+// checked against a dummy hash at full cost, and failed attempts are counted
+// per account name and per client address, which are refused for a while
+// (429) once they fail too often. A successful password check is remembered
+// briefly, keyed by a hash of user, stored hash and password.
+func (s *Service) SignIn(ctx context.Context, login, secret, remote, method string) (*latchkey.Principal, string, error) {
+	now := s.now()
+	acct, addr := accountKey(s, login), addressKey(remote)
+	if s.accounts.blocked(acct, now) || s.addresses.blocked(addr, now) {
+		return nil, "", errTooMany
+	}
+	p, how, err := s.signIn(ctx, login, secret, method)
+	if err != nil {
+		if code := latchkey.ErrorCode(err); code == latchkey.EUNAUTHORIZED || code == latchkey.EFORBIDDEN {
+			s.accounts.fail(acct, now)
+			s.addresses.fail(addr, now)
+			name := login
+			if len(name) > 128 {
+				name = name[:128]
+			}
+			s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditLoginFailure, Actor: name, Method: method,
+				RemoteAddr: remote, Detail: latchkey.ErrorMessage(err)})
+		}
+		return nil, "", err
+	}
+	return p, how, nil
+}
+
+func (s *Service) signIn(ctx context.Context, login, secret, method string) (*latchkey.Principal, string, error) {
+	if _, isKey := ParseAPIKey(secret); isKey {
+		e, err := s.verifyKey(ctx, secret)
+		if err != nil {
+			return nil, "", err
+		}
+		u, err := s.userByLogin(ctx, login)
+		if err != nil || u.user.ID != e.key.UserID {
+			return nil, "", errBadLogin // a valid key, but not this user's
+		}
+		return e.user.principal(method, e.key.ID, e.key.ReadOnly, e.key.ExpiresAt), ByAPIKey, nil
+	}
+	u, err := s.userByLogin(ctx, login)
+	if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+		return nil, "", err
+	}
+	if err != nil || u.user.PasswordHash == "" || u.user.Disabled {
+		s.hasher.Verify(ctx, s.dummyHash, secret) // same cost as a real check
+		return nil, "", errBadLogin
+	}
+	ck := s.passwordCacheKey(u.user, secret)
+	if uid, ok := s.passwords.GetIfPresent(ck); ok && uid == u.user.ID {
+		return u.principal(method, "", false, zeroTime), ByPassword, nil
+	}
+	gen := s.gen.Load()
+	ok, err := s.hasher.Verify(ctx, u.user.PasswordHash, secret)
+	if err != nil {
+		return nil, "", err
+	}
+	if !ok {
+		return nil, "", errBadLogin
+	}
+	if s.gen.Load() == gen {
+		s.passwords.Set(ck, u.user.ID)
+	}
+	return u.principal(method, "", false, zeroTime), ByPassword, nil
+}
+
+// passwordCacheKey derives the password cache's key from this process's
+// random key, the user id, the stored hash and the password, so the cache
+// holds nothing from which a password could be read.
+func (s *Service) passwordCacheKey(u *latchkey.User, pw string) [32]byte {
+	buf := make([]byte, 0, len(s.cacheKey)+8+len(u.PasswordHash)+len(pw)+2)
+	buf = append(buf, s.cacheKey...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(u.ID))
+	buf = append(buf, u.PasswordHash...)
+	buf = append(buf, 0)
+	buf = append(buf, pw...)
+	return sha256.Sum256(buf)
+}
+
+// Login signs in and opens a session: POST /api/v1/login. It returns the
+// principal of the session, its token and the session.
+func (s *Service) Login(ctx context.Context, login, secret, remote, userAgent string) (*latchkey.Principal, string, *latchkey.Session, error) {
+	p, how, err := s.SignIn(ctx, login, secret, remote, latchkey.MethodSession)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	token, sess, err := s.OpenSession(ctx, p, how, p.CredentialID, remote, userAgent)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditLoginSuccess, Actor: p.QualifiedName(), ActorID: p.UserID,
+		Target: sess.ID, Method: how, CredentialID: p.CredentialID, RemoteAddr: remote})
+	u, err := s.user(ctx, p.UserID)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return u.principal(latchkey.MethodSession, sess.ID, sess.ReadOnly, sess.ExpiresAt), token, sess, nil
+}
+
+func accountKey(s *Service, login string) string {
+	dir, name := s.SplitLogin(login)
+	return latchkey.NameKey(dir) + "\x00" + latchkey.NameKey(name)
+}
+
+// addressKey is the client's IP address without its port.
+func addressKey(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
+}

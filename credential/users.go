@@ -1,0 +1,116 @@
+package credential
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// userEntry is a user as last read, with roles and abilities. Entries that
+// share it (keys, sessions) reload when it goes stale.
+type userEntry struct {
+	user      *latchkey.User
+	roles     []string
+	abilities []string
+	stale     atomic.Bool
+}
+
+// principal returns a new principal for the user, authenticated by method.
+func (u *userEntry) principal(method, credentialID string, readOnly bool, expires time.Time) *latchkey.Principal {
+	return &latchkey.Principal{
+		UserID:       u.user.ID,
+		Directory:    u.user.Directory,
+		Username:     u.user.Username,
+		DisplayName:  u.user.DisplayName,
+		Email:        u.user.Email,
+		Groups:       u.user.Groups,
+		Roles:        u.roles,
+		Abilities:    u.abilities,
+		Method:       method,
+		CredentialID: credentialID,
+		ReadOnly:     readOnly,
+		ExpiresAt:    expires,
+	}
+}
+
+// user returns the user with roles and abilities, from memory when seen
+// recently.
+func (s *Service) user(ctx context.Context, id int64) (*userEntry, error) {
+	if e, ok := s.users.GetIfPresent(id); ok && !e.stale.Load() {
+		return e, nil
+	}
+	gen := s.gen.Load()
+	u, err := s.store.User(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.cacheUser(ctx, u, gen)
+}
+
+func (s *Service) cacheUser(ctx context.Context, u *latchkey.User, gen uint64) (*userEntry, error) {
+	roles, abilities, err := s.store.UserAccess(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	e := &userEntry{user: u, roles: roles, abilities: abilities}
+	if s.gen.Load() == gen {
+		s.users.Set(u.ID, e)
+	}
+	return e, nil
+}
+
+// userByLogin finds a user by the name they sign in with: "DIR\user", or a
+// bare username in the default directory. ENOTFOUND when there is none.
+func (s *Service) userByLogin(ctx context.Context, login string) (*userEntry, error) {
+	dir, name := s.SplitLogin(login)
+	key := latchkey.NameKey(dir) + "\x00" + latchkey.NameKey(name)
+	if id, ok := s.names.GetIfPresent(key); ok {
+		return s.user(ctx, id)
+	}
+	gen := s.gen.Load()
+	u, err := s.store.UserByName(ctx, dir, name)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.cacheUser(ctx, u, gen)
+	if err == nil && s.gen.Load() == gen {
+		s.names.Set(key, u.ID)
+	}
+	return e, err
+}
+
+// SplitLogin splits "DIR\user" into directory and username; a name without
+// a backslash is in the default directory.
+func (s *Service) SplitLogin(login string) (directory, username string) {
+	if dir, name, ok := strings.Cut(login, `\`); ok {
+		return dir, name
+	}
+	return s.cfg.DefaultDirectory, login
+}
+
+// UserByLogin is userByLogin for callers outside the package.
+func (s *Service) UserByLogin(ctx context.Context, login string) (*latchkey.User, error) {
+	e, err := s.userByLogin(ctx, login)
+	if err != nil {
+		return nil, err
+	}
+	return e.user, nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// randomToken returns n random bytes, base64url-encoded without padding.
+func randomToken(n int) string {
+	return base64.RawURLEncoding.EncodeToString(randomBytes(n))
+}
+
+var zeroTime time.Time
