@@ -142,20 +142,20 @@ type KeyRequest struct {
 // only where the key is shown: to its maker at creation when the maker owns
 // it, and once to its owner when it was made on their behalf.
 type KeyView struct {
-	ID            string     `json:"id"`
-	Name          string     `json:"name"`
-	Owner         string     `json:"owner"`
-	OwnerID       int64      `json:"owner_id"`
-	CreatedBy     string     `json:"created_by,omitempty"`
-	Created       time.Time  `json:"created"`
-	Expires       time.Time  `json:"expires"`
-	LastUsed      *time.Time `json:"last_used"`
-	ReadOnly      bool       `json:"read_only"`
-	Revoked       bool       `json:"revoked"`
-	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
-	Expired       bool       `json:"expired"`
-	AwaitsReveal  bool       `json:"awaits_reveal"`
-	Key           string     `json:"key,omitempty"`
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	Owner        string     `json:"owner"`
+	OwnerID      int64      `json:"owner_id"`
+	CreatedBy    string     `json:"created_by,omitempty"`
+	Created      time.Time  `json:"created"`
+	Expires      time.Time  `json:"expires"`
+	LastUsed     *time.Time `json:"last_used"`
+	ReadOnly     bool       `json:"read_only"`
+	Revoked      bool       `json:"revoked"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	Expired      bool       `json:"expired"`
+	AwaitsReveal bool       `json:"awaits_reveal"`
+	Key          string     `json:"key,omitempty"`
 }
 
 // Actor is who asks for a change: a principal, or nil for the operator at
