@@ -13,7 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var methods = []string{"jwt", "basic"}
+var methods = []string{"jwt", "basic", "session", "apikey"}
 
 // env returns a Getenv that sees only vars.
 func env(vars map[string]string) func(string) string {
@@ -64,13 +64,13 @@ func TestDefault(t *testing.T) {
 		Login: Login{Path: "/api/v1/login", LogoutPath: "/api/v1/logout", APIKeyPath: "/api/v1/api_keys",
 			MaxFailures: 10, MaxAddressFailures: 100, FailureWindow: Duration(15 * time.Minute)},
 		Listeners: []Listener{{Name: "main", Address: "127.0.0.1:8443", TLS: TLS{MinVersion: "1.2"}}},
-		Routes:    []Route{{Name: "/", Prefix: "/", Upstream: Echo, Auth: []string{}}},
+		Routes:    []Route{{Name: "/", Prefix: "/", Upstream: Echo, Auth: []string{"session", "basic", "apikey"}, AllowAnonymous: true}},
 	}
 	want.src = c.src
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("default config\n got %+v\nwant %+v", c, want)
 	}
-	if err := c.Validate(nil); err != nil {
+	if err := c.Validate(methods); err != nil {
 		t.Errorf("Validate on the default: %v", err)
 	}
 	// The built-in defaults and default.yaml must agree: a file that gives
@@ -203,7 +203,7 @@ func TestErrors(t *testing.T) {
 			{"", 37, "routes[3].upstream", "must not hold a user name or password"},
 			{"", 38, "routes[4].prefix", "same prefix as routes[3]"},
 			{"", 40, "routes[4].auth[2]", `"jwt" is listed twice`},
-			{"", 40, "routes[4].auth[3]", `unknown auth method "magic"; this version knows basic, jwt`},
+			{"", 40, "routes[4].auth[3]", `unknown auth method "magic"; this version knows apikey, basic, jwt, session`},
 			{"", 41, "routes[5].upstream", "is missing"},
 			{"", 42, "routes[5].allow_anonymous", "allow_anonymous has no effect on a route with no auth methods; remove it"},
 			{"", 43, "routes[6].prefix", `not a clean path; write "/b/c"`},
@@ -213,13 +213,13 @@ func TestErrors(t *testing.T) {
 			{"", 31, "routes[0].auth[0]", "no auth methods yet, so auth must be []"},
 			{"", 31, "routes[0].auth[1]", "no auth methods yet"},
 		}},
-		{"testdata/minimal.yaml", Options{Listen: "localhost", Getenv: env(nil)}, []wantErr{
+		{"testdata/minimal.yaml", Options{AuthMethods: methods, Listen: "localhost", Getenv: env(nil)}, []wantErr{
 			{"--listen", 0, "listeners[0].address", "missing port"},
 		}},
-		{"testdata/store_sqlite_explicit.yaml", Options{Getenv: env(map[string]string{EnvStoreDSN: "postgres://u:env-s3cret@db/x"})}, []wantErr{
+		{"testdata/store_sqlite_explicit.yaml", Options{AuthMethods: methods, Getenv: env(map[string]string{EnvStoreDSN: "postgres://u:env-s3cret@db/x"})}, []wantErr{
 			{EnvStoreDSN, 0, "store.dsn", "is only for driver postgres"},
 		}},
-		{"testdata/two_listeners.yaml", Options{Listen: "127.0.0.1:9443", Getenv: env(nil)}, []wantErr{
+		{"testdata/two_listeners.yaml", Options{AuthMethods: methods, Listen: "127.0.0.1:9443", Getenv: env(nil)}, []wantErr{
 			{"", 3, "listeners[1].address", `"127.0.0.1:9443" is also the address of listeners[0]`},
 		}},
 		{"testdata/missing.yaml", opts(), []wantErr{{"", 0, "", "cannot read the configuration file: no such file"}}},
@@ -266,20 +266,20 @@ func TestOverrides(t *testing.T) {
 		{"--data-dir wins over the file, used as given", "testdata/full.yaml",
 			Options{DataDir: "rel/dir", AuthMethods: methods, Getenv: env(nil)},
 			func(c *Config) string { return c.DataDir }, "rel/dir"},
-		{"--data-dir wins over the default", "", Options{DataDir: "/var/lib/lk", Getenv: env(nil)},
+		{"--data-dir wins over the default", "", Options{AuthMethods: methods, DataDir: "/var/lib/lk", Getenv: env(nil)},
 			func(c *Config) string { return c.DataDir }, "/var/lib/lk"},
 		{"--listen replaces the first listener's address", "testdata/two_listeners.yaml",
-			Options{Listen: "127.0.0.1:0", Getenv: env(nil)},
+			Options{AuthMethods: methods, Listen: "127.0.0.1:0", Getenv: env(nil)},
 			func(c *Config) string { return c.Listeners[0].Address + " " + c.Listeners[1].Address },
 			"127.0.0.1:0 127.0.0.1:9443"},
 		{"--listen with no listeners in the file", "testdata/no_listeners.yaml",
-			Options{Listen: ":9000", Getenv: env(nil)},
+			Options{AuthMethods: methods, Listen: ":9000", Getenv: env(nil)},
 			func(c *Config) string { return c.Listeners[0].Name + " " + c.Listeners[0].Address }, "main :9000"},
 		{"LATCHKEY_STORE_DSN wins over the file", "testdata/full.yaml",
 			Options{AuthMethods: methods, Getenv: env(map[string]string{EnvStoreDSN: dsn})},
 			func(c *Config) string { return c.Store.DSN }, dsn},
 		{"LATCHKEY_STORE_DSN fills a missing dsn", "testdata/store_postgres_no_dsn.yaml",
-			Options{Getenv: env(map[string]string{EnvStoreDSN: dsn})},
+			Options{AuthMethods: methods, Getenv: env(map[string]string{EnvStoreDSN: dsn})},
 			func(c *Config) string { return c.Store.DSN }, dsn},
 		{"the file's dsn stays without the variable", "testdata/full.yaml",
 			Options{AuthMethods: methods, Getenv: env(nil)},
@@ -307,9 +307,9 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	}{
 		{"testdata/store_sqlite_dsn.yaml", opts()},
 		{"testdata/store_secret_typo.yaml", opts()},
-		{"testdata/store_sqlite_explicit.yaml", Options{Getenv: envDSN}},
-		{"testdata/store_sqlite_dsn.yaml", Options{Getenv: envDSN}},
-		{"testdata/invalid.yaml", Options{Getenv: envDSN}},
+		{"testdata/store_sqlite_explicit.yaml", Options{AuthMethods: methods, Getenv: envDSN}},
+		{"testdata/store_sqlite_dsn.yaml", Options{AuthMethods: methods, Getenv: envDSN}},
+		{"testdata/invalid.yaml", Options{AuthMethods: methods, Getenv: envDSN}},
 	}
 	for _, tt := range tests {
 		_, err := Load(tt.file, tt.opts)
@@ -438,7 +438,7 @@ func TestDocs(t *testing.T) {
 	if err := os.WriteFile(file, []byte(blocks[1]), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(file, Options{Getenv: env(map[string]string{EnvStoreDSN: "postgres://x@db/latchkey"})})
+	c, err := Load(file, Options{AuthMethods: methods, Getenv: env(map[string]string{EnvStoreDSN: "postgres://x@db/latchkey"})})
 	if err != nil {
 		t.Fatalf("second example: %v", err)
 	}
@@ -480,10 +480,10 @@ func TestDSNSelectsPostgres(t *testing.T) {
 		opts Options
 		dsn  string
 	}{
-		{"", Options{Getenv: envDSN}, "postgres://env@db/x"},
-		{"testdata/minimal.yaml", Options{Getenv: envDSN}, "postgres://env@db/x"},
-		{"", Options{Getenv: envDSN, StoreDSN: "postgres://flag@db/x"}, "postgres://flag@db/x"},
-		{"testdata/minimal.yaml", Options{Getenv: env(nil), StoreDSN: "postgres://flag@db/x"}, "postgres://flag@db/x"},
+		{"", Options{AuthMethods: methods, Getenv: envDSN}, "postgres://env@db/x"},
+		{"testdata/minimal.yaml", Options{AuthMethods: methods, Getenv: envDSN}, "postgres://env@db/x"},
+		{"", Options{AuthMethods: methods, Getenv: envDSN, StoreDSN: "postgres://flag@db/x"}, "postgres://flag@db/x"},
+		{"testdata/minimal.yaml", Options{AuthMethods: methods, Getenv: env(nil), StoreDSN: "postgres://flag@db/x"}, "postgres://flag@db/x"},
 	}
 	for _, tt := range tests {
 		c, err := Load(tt.file, tt.opts)
@@ -494,7 +494,7 @@ func TestDSNSelectsPostgres(t *testing.T) {
 			t.Errorf("Load(%q) store = %s %s; want postgres %s", tt.file, c.Store.Driver, c.Store.DSN, tt.dsn)
 		}
 	}
-	if _, err := Load("testdata/store_sqlite_explicit.yaml", Options{Getenv: env(nil), StoreDSN: "postgres://flag@db/x"}); err == nil ||
+	if _, err := Load("testdata/store_sqlite_explicit.yaml", Options{AuthMethods: methods, Getenv: env(nil), StoreDSN: "postgres://flag@db/x"}); err == nil ||
 		!strings.Contains(err.Error(), "--store-dsn") {
 		t.Errorf("explicit sqlite with --store-dsn: %v", err)
 	}
