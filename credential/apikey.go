@@ -50,7 +50,18 @@ func newAPIKey() (id, secret string) {
 	return id, KeyPrefix + id + "_" + randomToken(32)
 }
 
-func hashKey(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
+func hashKey(secret string) [32]byte { return sum256(secret) }
+
+// sum256 is sha256.Sum256 of s. Strings that fit 64 bytes (API keys and
+// session tokens) are hashed from a stack buffer: []byte(s) would put any
+// string longer than 32 bytes on the heap, once per request.
+func sum256(s string) [32]byte {
+	var buf [64]byte
+	if len(s) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], s...))
+	}
+	return sha256.Sum256([]byte(s))
+}
 
 // keyEntry is a verified key as cached: the key, its owner and the
 // principal it yields.
@@ -384,4 +395,26 @@ func MintAPIKey() (id, secret string, hash []byte) {
 	id, secret = newAPIKey()
 	h := hashKey(secret)
 	return id, secret, h[:]
+}
+
+// KeyOwner resolves the user named by login ("DIR\user") whose keys the
+// viewer wants to list or make; "" is the viewer. A viewer without
+// apikey.manage learns nothing about other users: naming anyone else is 403
+// whether or not that user exists.
+func (s *Service) KeyOwner(ctx context.Context, viewer Actor, login string) (int64, error) {
+	if login == "" {
+		return 0, nil
+	}
+	if viewer != nil && !viewer.Can(latchkey.AbilityAPIKeyManage) {
+		dir, name := s.SplitLogin(login)
+		if latchkey.NameKey(dir) != latchkey.NameKey(viewer.Directory) || latchkey.NameKey(name) != latchkey.NameKey(viewer.Username) {
+			return 0, latchkey.Errorf(latchkey.EFORBIDDEN, "The API keys of other users need the ability %s.", latchkey.AbilityAPIKeyManage)
+		}
+		return viewer.UserID, nil
+	}
+	u, err := s.UserByLogin(ctx, login)
+	if err != nil {
+		return 0, err
+	}
+	return u.ID, nil
 }

@@ -2,7 +2,6 @@ package credential
 
 import (
 	"context"
-	"crypto/sha256"
 	"sync/atomic"
 	"time"
 
@@ -29,7 +28,7 @@ var errBadSession = latchkey.Errorf(latchkey.EUNAUTHORIZED, "The session is not 
 // or token used, if any. It returns the token, which only the client keeps.
 func (s *Service) OpenSession(ctx context.Context, p *latchkey.Principal, how, credentialID, remote, userAgent string) (string, *latchkey.Session, error) {
 	token := randomToken(32)
-	h := sha256.Sum256([]byte(token))
+	h := sum256(token)
 	now := s.now()
 	if len(userAgent) > 256 {
 		userAgent = userAgent[:256]
@@ -57,7 +56,7 @@ func (s *Service) VerifySession(ctx context.Context, token string) (*latchkey.Pr
 	if len(token) != sessionTokenLen {
 		return nil, nil, errBadSession
 	}
-	h := sha256.Sum256([]byte(token))
+	h := sum256(token)
 	e, ok := s.sessions.GetIfPresent(h)
 	if !ok || e.user.stale.Load() {
 		var err error
@@ -129,7 +128,7 @@ func (s *Service) EndSession(ctx context.Context, token, remote string) error {
 	if len(token) != sessionTokenLen {
 		return errBadSession
 	}
-	h := sha256.Sum256([]byte(token))
+	h := sum256(token)
 	sess, err := s.store.SessionByHash(ctx, h[:])
 	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {

@@ -36,7 +36,7 @@ func (s *Service) SignIn(ctx context.Context, login, secret, remote, method stri
 	if s.accounts.blocked(acct, now) || s.addresses.blocked(addr, now) {
 		return nil, "", errTooMany
 	}
-	p, how, err := s.signIn(ctx, login, secret, method)
+	p, how, err := s.signIn(ctx, login, acct, secret, method)
 	if err != nil {
 		if code := latchkey.ErrorCode(err); code == latchkey.EUNAUTHORIZED || code == latchkey.EFORBIDDEN {
 			s.accounts.fail(acct, now)
@@ -53,19 +53,21 @@ func (s *Service) SignIn(ctx context.Context, login, secret, remote, method stri
 	return p, how, nil
 }
 
-func (s *Service) signIn(ctx context.Context, login, secret, method string) (*latchkey.Principal, string, error) {
+// signIn checks the secret; acct is accountKey(s, login), made once per
+// sign-in.
+func (s *Service) signIn(ctx context.Context, login, acct, secret, method string) (*latchkey.Principal, string, error) {
 	if _, isKey := ParseAPIKey(secret); isKey {
 		e, err := s.verifyKey(ctx, secret)
 		if err != nil {
 			return nil, "", err
 		}
-		u, err := s.userByLogin(ctx, login)
+		u, err := s.userByKey(ctx, login, acct)
 		if err != nil || u.user.ID != e.key.UserID {
 			return nil, "", errBadLogin // a valid key, but not this user's
 		}
 		return e.user.principal(method, e.key.ID, e.key.ReadOnly, e.key.ExpiresAt), ByAPIKey, nil
 	}
-	u, err := s.userByLogin(ctx, login)
+	u, err := s.userByKey(ctx, login, acct)
 	if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 		return nil, "", err
 	}
@@ -95,8 +97,8 @@ func (s *Service) signIn(ctx context.Context, login, secret, method string) (*la
 // random key, the user id, the stored hash and the password, so the cache
 // holds nothing from which a password could be read.
 func (s *Service) passwordCacheKey(u *latchkey.User, pw string) [32]byte {
-	buf := make([]byte, 0, len(s.cacheKey)+8+len(u.PasswordHash)+len(pw)+2)
-	buf = append(buf, s.cacheKey...)
+	var stack [256]byte // enough for most; a longer password spills to the heap
+	buf := append(stack[:0], s.cacheKey...)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(u.ID))
 	buf = append(buf, u.PasswordHash...)
 	buf = append(buf, 0)
@@ -124,6 +126,8 @@ func (s *Service) Login(ctx context.Context, login, secret, remote, userAgent st
 	return u.principal(latchkey.MethodSession, sess.ID, sess.ReadOnly, sess.ExpiresAt), token, sess, nil
 }
 
+// accountKey is the key of a login name: its directory and username in
+// lower case. It counts failures and finds the user in the name cache.
 func accountKey(s *Service, login string) string {
 	dir, name := s.SplitLogin(login)
 	return latchkey.NameKey(dir) + "\x00" + latchkey.NameKey(name)

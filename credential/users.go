@@ -67,8 +67,12 @@ func (s *Service) cacheUser(ctx context.Context, u *latchkey.User, gen uint64) (
 // userByLogin finds a user by the name they sign in with: "DIR\user", or a
 // bare username in the default directory. ENOTFOUND when there is none.
 func (s *Service) userByLogin(ctx context.Context, login string) (*userEntry, error) {
+	return s.userByKey(ctx, login, accountKey(s, login))
+}
+
+// userByKey is userByLogin with the login's accountKey made already.
+func (s *Service) userByKey(ctx context.Context, login, key string) (*userEntry, error) {
 	dir, name := s.SplitLogin(login)
-	key := latchkey.NameKey(dir) + "\x00" + latchkey.NameKey(name)
 	if id, ok := s.names.GetIfPresent(key); ok {
 		return s.user(ctx, id)
 	}

@@ -66,12 +66,51 @@ func (rt *route) authenticate(r *http.Request, m *metrics) (*latchkey.Principal,
 		"This route needs credentials: use one of %s.", strings.Join(rt.methodNames, ", "))
 }
 
+// Challenger is implemented by an Authenticator that names itself in the
+// WWW-Authenticate header of a 401 (HTTP Basic does).
+type Challenger interface {
+	// Challenge returns the header's value, e.g. `Basic realm="latchkey"`.
+	Challenge() string
+}
+
+// challenge adds the WWW-Authenticate headers of the route's methods when
+// err is a 401.
+func (rt *route) challenge(w http.ResponseWriter, err error) {
+	if latchkey.ErrorCode(err) != latchkey.EUNAUTHORIZED {
+		return
+	}
+	for _, c := range rt.challenges {
+		w.Header().Add("WWW-Authenticate", c)
+	}
+}
+
 // authorize applies the rules that hold on every route: a read-only
-// principal may make only safe requests.
-func authorize(p *latchkey.Principal, r *http.Request) error {
+// principal may make only safe requests, and a route's abilities must all be
+// held (anonymous callers are asked who they are; others are refused).
+func (rt *route) authorize(p *latchkey.Principal, r *http.Request) error {
 	if p.ReadOnly && !latchkey.SafeMethod(r.Method) {
 		return latchkey.Errorf(latchkey.EFORBIDDEN,
 			"These credentials are read-only: only GET, HEAD and OPTIONS requests are allowed.")
 	}
-	return nil
+	if len(rt.abilities) == 0 {
+		return nil
+	}
+	if p.IsAnonymous() {
+		return latchkey.Errorf(latchkey.EUNAUTHORIZED,
+			"This route needs credentials: use one of %s.", strings.Join(rt.methodNames, ", "))
+	}
+	var missing []string
+	for _, a := range rt.abilities {
+		if !p.Can(a) {
+			missing = append(missing, a)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return latchkey.Errorf(latchkey.EFORBIDDEN, "This route needs the ability %s.", missing[0])
+	default:
+		return latchkey.Errorf(latchkey.EFORBIDDEN, "This route needs the abilities %s.", strings.Join(missing, ", "))
+	}
 }

@@ -1,7 +1,13 @@
 // Package gateway is latchkey's HTTP transport: it listens, matches each
 // request to a route, authenticates it with the route's methods, authorizes
 // it, and forwards it to the route's upstream (a URL, reverse-proxied, or the
-// built-in echo). It also serves /healthz, /readyz and /metrics.
+// built-in echo). It also serves /healthz, /readyz and /metrics, and, over the
+// credential service, seed 004's JSON login and logout and the API key
+// endpoints.
+//
+// Each authentication method is one file here (session.go, basic.go,
+// apikey.go) and one line in methods.go. The methods only parse the request
+// and call the credential service, which does the verifying.
 //
 // Handlers return errors; one function (writeError) turns an error into the
 // HTTP status and client message, and logs the cause.
@@ -19,16 +25,24 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/credential"
 )
 
 // Server is a running gateway: its routes, authenticators and listeners.
 type Server struct {
-	cfg     *config.Config
-	store   latchkey.Store
-	log     *slog.Logger
-	routes  *router
-	metrics *metrics
-	handler http.Handler
+	cfg      *config.Config
+	store    latchkey.Store
+	creds    *credential.Service // nil: no built-in methods and no login or key endpoints
+	log      *slog.Logger
+	required *requiredHeaders
+	methods  map[string]Authenticator
+	routes   *router
+	metrics  *metrics
+	handler  http.Handler
+
+	// latchkey's own endpoints over the credential service.
+	login, logout http.Handler
+	apiKeys       *apiKeyEndpoints
 
 	listeners []*listener
 }
@@ -40,19 +54,25 @@ type listener struct {
 	tls  bool
 }
 
-// New builds a gateway for cfg. Every authentication method a route names
-// must be among auths. Nothing listens until Listen.
-func New(cfg *config.Config, store latchkey.Store, log *slog.Logger, auths ...Authenticator) (*Server, error) {
-	s := &Server{cfg: cfg, store: store, log: log, metrics: newMetrics()}
-	methods := make(map[string]Authenticator, len(auths))
-	for _, a := range auths {
-		methods[a.Method()] = a
-	}
-	rt, err := newRouter(cfg.Routes, methods, s)
+// New builds a gateway for cfg. With a credential service it offers the
+// methods of MethodNames and serves the login, logout and API key endpoints;
+// extra adds methods of other kinds (and may replace a built-in one). Every
+// method a route names must be among these. Nothing listens until Listen.
+func New(cfg *config.Config, store latchkey.Store, creds *credential.Service, log *slog.Logger, extra ...Authenticator) (*Server, error) {
+	s := &Server{cfg: cfg, store: store, creds: creds, log: log, metrics: newMetrics(),
+		required: newRequiredHeaders(cfg.Login)}
+	s.methods = s.buildMethods(extra)
+	rt, err := newRouter(cfg.Routes, s.methods, s)
 	if err != nil {
 		return nil, err
 	}
 	s.routes = rt
+	if creds != nil {
+		s.login, s.logout = s.handle(s.serveLogin), s.handle(s.serveLogout)
+		if s.apiKeys, err = newAPIKeyEndpoints(s); err != nil {
+			return nil, err
+		}
+	}
 	s.handler = s.logRequests(s.dispatch(map[string]http.Handler{
 		"/healthz": s.handle(s.healthz),
 		"/readyz":  s.handle(s.readyz),
@@ -61,27 +81,45 @@ func New(cfg *config.Config, store latchkey.Store, log *slog.Logger, auths ...Au
 	return s, nil
 }
 
-// dispatch serves latchkey's own endpoints (GET and HEAD only) and sends
-// everything else to the routes. No path cleaning or redirects happen here:
-// the router refuses unclean paths itself.
+// dispatch serves latchkey's own endpoints and sends everything else to the
+// routes: /healthz, /readyz and /metrics for GET and HEAD, the login and
+// logout paths for every method (they answer 405 but to POST), and every
+// clean path under the API key prefix. No path cleaning or redirects happen
+// here: the router refuses unclean paths itself.
 func (s *Server) dispatch(own map[string]http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h, ok := own[r.URL.Path]; ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			setRouteName(r, r.URL.Path[1:])
+		p := r.URL.Path
+		if h, ok := own[p]; ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			setRouteName(r, p[1:])
 			h.ServeHTTP(w, r)
 			return
+		}
+		if s.creds != nil {
+			switch l := s.cfg.Login; {
+			case p == l.Path:
+				setRouteName(r, "login")
+				s.login.ServeHTTP(w, r)
+				return
+			case p == l.LogoutPath:
+				setRouteName(r, "logout")
+				s.logout.ServeHTTP(w, r)
+				return
+			case s.apiKeys.owns(p):
+				setRouteName(r, "api_keys")
+				s.apiKeys.ServeHTTP(w, r)
+				return
+			}
 		}
 		s.routes.ServeHTTP(w, r)
 	})
 }
 
-// Methods lists the method names of auths, for config validation.
-func Methods(auths ...Authenticator) []string {
-	names := make([]string, len(auths))
-	for i, a := range auths {
-		names[i] = a.Method()
-	}
-	return names
+// methodNotAllowed answers 405 with the Allow header. (A wrong method is the
+// one refusal that no error code stands for.)
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	writeErrorBody(w, http.StatusMethodNotAllowed, "method_not_allowed",
+		fmt.Sprintf("%s does not answer %s; use %s.", r.URL.Path, r.Method, allow))
 }
 
 // Handler returns the gateway's HTTP handler, for tests and embedding.

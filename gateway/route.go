@@ -20,8 +20,26 @@ type route struct {
 	strip       bool
 	auths       []Authenticator
 	methodNames []string
+	challenges  []string // WWW-Authenticate values of a 401
 	anonymous   bool
+	abilities   []string     // all needed, else 403
 	upstream    http.Handler // reverse proxy or echo
+}
+
+// useMethods sets the route's authenticators from their names.
+func (r *route) useMethods(names []string, methods map[string]Authenticator) error {
+	r.methodNames = names
+	for _, m := range names {
+		a, ok := methods[m]
+		if !ok {
+			return fmt.Errorf("route %s: authentication method %q is not available", r.name, m)
+		}
+		r.auths = append(r.auths, a)
+		if c, ok := a.(Challenger); ok {
+			r.challenges = append(r.challenges, c.Challenge())
+		}
+	}
+	return nil
 }
 
 // router matches a request to the route with the longest prefix.
@@ -34,18 +52,14 @@ func newRouter(cfgs []config.Route, methods map[string]Authenticator, s *Server)
 	rt := &router{s: s}
 	for _, c := range cfgs {
 		r := &route{
-			name:        c.Name,
-			prefix:      strings.TrimSuffix(c.Prefix, "/"),
-			strip:       c.StripPrefix,
-			methodNames: c.Auth,
-			anonymous:   len(c.Auth) == 0 || c.AllowAnonymous,
+			name:      c.Name,
+			prefix:    strings.TrimSuffix(c.Prefix, "/"),
+			strip:     c.StripPrefix,
+			anonymous: len(c.Auth) == 0 || c.AllowAnonymous,
+			abilities: c.Abilities,
 		}
-		for _, m := range c.Auth {
-			a, ok := methods[m]
-			if !ok {
-				return nil, fmt.Errorf("route %s: authentication method %q is not available", c.Name, m)
-			}
-			r.auths = append(r.auths, a)
+		if err := r.useMethods(c.Auth, methods); err != nil {
+			return nil, err
 		}
 		if c.Upstream == "echo" {
 			r.upstream = echoHandler{route: c.Name}
@@ -112,11 +126,12 @@ func (rt *router) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	setRouteName(r, rte.name)
 	p, err := rte.authenticate(r, rt.s.metrics)
-	if err != nil {
-		return err
+	if err == nil {
+		setPrincipal(r, p)
+		err = rte.authorize(p, r)
 	}
-	setPrincipal(r, p)
-	if err := authorize(p, r); err != nil {
+	if err != nil {
+		rte.challenge(w, err)
 		return err
 	}
 	out := r.WithContext(WithPrincipal(r.Context(), p))

@@ -47,7 +47,8 @@ Run "latchkey serve" to start it; the other commands manage its store directly.`
 	pf.StringVar(&a.configFile, "config", "", "configuration `file` (default: the embedded default)")
 	pf.StringVar(&a.dataDir, "data-dir", "", "data `directory` holding the SQLite store and TLS files (default ./latchkey-data)")
 	pf.StringVar(&a.storeDSN, "store-dsn", "", "PostgreSQL `DSN` to use instead of SQLite (or set LATCHKEY_STORE_DSN)")
-	root.AddCommand(a.serveCommand(), a.userCommand(), a.roleCommand(), a.abilityCommand(), a.versionCommand())
+	root.AddCommand(a.serveCommand(), a.userCommand(), a.roleCommand(), a.abilityCommand(), a.apikeyCommand(),
+		a.sessionCommand(), a.auditCommand(), a.versionCommand())
 	return root
 }
 
@@ -56,9 +57,6 @@ func (a *app) addOutputFlag(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 }
 
-// authMethods are the authentication methods this build implements.
-func authMethods() []gateway.Authenticator { return nil }
-
 // loadConfig reads the configuration with the command line's overrides.
 func (a *app) loadConfig(listen string) (*config.Config, error) {
 	return config.Load(a.configFile, config.Options{
@@ -66,7 +64,7 @@ func (a *app) loadConfig(listen string) (*config.Config, error) {
 		Listen:      listen,
 		StoreDSN:    a.storeDSN,
 		Getenv:      a.getenv,
-		AuthMethods: gateway.Methods(authMethods()...),
+		AuthMethods: gateway.MethodNames(),
 	})
 }
 

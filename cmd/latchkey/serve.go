@@ -61,7 +61,12 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	if err := a.bootstrapAdmin(ctx, st, cfg.Admin); err != nil {
 		return err
 	}
-	gw, err := gateway.New(cfg, st, log, authMethods()...)
+	creds, err := a.newCredentials(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	defer creds.Close() // before the store closes: it writes pending last-use times
+	gw, err := gateway.New(cfg, st, creds, log)
 	if err != nil {
 		return err
 	}

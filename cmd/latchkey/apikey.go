@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/credential"
+)
+
+// cliRemote is the client address the audit log records for changes made
+// at the command line.
+const cliRemote = "local"
+
+// withCredentials runs fn with the store that the flags name and the
+// credential service over it, and closes both. The service audits the
+// changes it makes, with the command line as the actor.
+func (a *app) withCredentials(ctx context.Context, fn func(latchkey.Store, *credential.Service) error) error {
+	cfg, err := a.loadConfig("")
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// The operator at the command line never seals a key (keys it makes
+	// are shown to it) nor unseals one (only the owner may). On PostgreSQL
+	// without LATCHKEY_SEAL_KEY, a throwaway seal key keeps the command from
+	// leaving a seal.key that no server uses in the working directory.
+	creds := a
+	if cfg.Store.Driver == "postgres" && a.getenv(envSealKey) == "" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		eph, getenv := base64.StdEncoding.EncodeToString(b), a.getenv
+		cp := *a
+		cp.getenv = func(k string) string {
+			if k == envSealKey {
+				return eph
+			}
+			return getenv(k)
+		}
+		creds = &cp
+	}
+	svc, err := creds.newCredentials(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	return fn(st, svc)
+}
+
+// checkOutput refuses an unknown -o before a command changes anything, so
+// that a key is never made and then lost to a typo.
+func (a *app) checkOutput() error {
+	switch a.output {
+	case "table", "", "json":
+		return nil
+	}
+	return fmt.Errorf("unknown output format %q: use table or json", a.output)
+}
+
+// optionalUser is a --directory/--user pair where both may be left out.
+type optionalUser struct{ directory, user string }
+
+func (o *optionalUser) addFlags(cmd *cobra.Command, what string) {
+	cmd.Flags().StringVar(&o.directory, "directory", "", "only "+what+" of users in this `directory` (with --user: the user's directory, default "+latchkey.DefaultDirectory+")")
+	cmd.Flags().StringVar(&o.user, "user", "", "only "+what+" of this `username`")
+}
+
+// resolve returns the id of the user named, 0 when no --user was given.
+func (o *optionalUser) resolve(ctx context.Context, st latchkey.Store) (int64, error) {
+	if o.user == "" {
+		return 0, nil
+	}
+	dir := o.directory
+	if dir == "" {
+		dir = latchkey.DefaultDirectory
+	}
+	u, err := st.UserByName(ctx, dir, o.user)
+	if err != nil {
+		return 0, err
+	}
+	return u.ID, nil
+}
+
+// inDirectory reports whether a DIR\user name passes a --directory given
+// without --user.
+func (o *optionalUser) inDirectory(qualified string) bool {
+	if o.user != "" || o.directory == "" {
+		return true
+	}
+	dir, _, _ := strings.Cut(qualified, `\`)
+	return latchkey.NameKey(dir) == latchkey.NameKey(o.directory)
+}
+
+// stamp writes a time for a table: RFC 3339 in UTC, to the second.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Truncate(time.Second).Format(time.RFC3339)
+}
+
+func stampPtr(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return stamp(*t)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// keyStatus is active, revoked or expired.
+func keyStatus(v *credential.KeyView) string {
+	switch {
+	case v.Revoked:
+		return "revoked"
+	case v.Expired:
+		return "expired"
+	}
+	return "active"
+}
+
+func (a *app) apikeyCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "apikey",
+		Short: "Make, list, revoke and rotate API keys",
+		Long: `Manage API keys directly in the store.
+
+A key looks like lk_<id>_<secret>: the 13-character id is not secret and names
+the key in lists, logs and the audit log; the whole key is shown once, when it
+is made, and latchkey keeps only its hash. A revoked or expired key stops
+working at once on every node. Using a key needs the ability apikey.signin
+(role apikey-user, for one).`,
+	}
+	cmd.AddCommand(a.apikeyCreate(), a.apikeyList(), a.apikeyShow(), a.apikeyRevoke(), a.apikeyRotate())
+	return cmd
+}
+
+func (a *app) apikeyCreate() *cobra.Command {
+	var ref userRef
+	var req credential.KeyRequest
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Make an API key for a user and print it, this once",
+		Long: `Make an API key for a user and print it. This is the only time the key is
+shown: copy it now. The key expires after --days days (default: the
+configuration's api_keys.default_days; at most api_keys.max_days). Using it
+needs the ability apikey.signin (role apikey-user, for one).`,
+		Example: `  latchkey apikey create --directory LAB --user goran --days 30 --name ci -o json
+  latchkey apikey create --user reporter --read-only --days 7`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("days") && req.Days < 1 {
+				return fmt.Errorf("--days must be at least 1")
+			}
+			ctx := cmd.Context()
+			return a.withCredentials(ctx, func(st latchkey.Store, svc *credential.Service) error {
+				u, err := st.UserByName(ctx, ref.directory, ref.user)
+				if err != nil {
+					return err
+				}
+				req.OwnerID = u.ID
+				v, err := svc.GenerateAPIKey(ctx, nil, req, cliRemote)
+				if err != nil {
+					return err
+				}
+				return a.printNewKey(v, "")
+			})
+		},
+	}
+	ref.addFlags(cmd)
+	cmd.Flags().IntVar(&req.Days, "days", 0, "days until the key expires (default: api_keys.default_days, 30 unless configured)")
+	cmd.Flags().StringVar(&req.Name, "name", "", "a `name` that tells the key apart from the user's others")
+	cmd.Flags().BoolVar(&req.ReadOnly, "read-only", false, "allow only GET, HEAD and OPTIONS requests with the key")
+	a.addOutputFlag(cmd)
+	return cmd
+}
+
+// printNewKey shows a key that was just made, with the key itself.
+// replaces names the key it rotated, if any.
+func (a *app) printNewKey(v *credential.KeyView, replaces string) error {
+	if a.output == "json" {
+		if replaces != "" {
+			return a.printOut(struct {
+				*credential.KeyView
+				Replaces string `json:"replaces"`
+			}{v, replaces}, nil, nil)
+		}
+		return a.printOut(v, nil, nil)
+	}
+	rows := [][]string{
+		{"id", v.ID}, {"name", orDash(v.Name)}, {"owner", v.Owner},
+		{"created", stamp(v.Created)}, {"expires", stamp(v.Expires)},
+		{"read-only", fmt.Sprint(v.ReadOnly)},
+	}
+	if replaces != "" {
+		rows = append(rows, []string{"replaces", replaces + " (now revoked)"})
+	}
+	rows = append(rows, []string{"key", v.Key})
+	if err := a.printOut(v, []string{"FIELD", "VALUE"}, rows); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(a.stdout, "\nThis key is not shown again: latchkey keeps only its hash. Copy it now.")
+	return err
+}
+
+func (a *app) apikeyList() *cobra.Command {
+	var who optionalUser
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List API keys, revoked and expired ones included",
+		Long: `List API keys, newest first: every user's, or one user's with --user. Revoked
+and expired keys are listed until the hourly housekeeping of "latchkey serve"
+deletes them, 30 days on.`,
+		Example: `  latchkey apikey list
+  latchkey apikey list --directory LAB --user goran -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			return a.withCredentials(ctx, func(st latchkey.Store, svc *credential.Service) error {
+				owner, err := who.resolve(ctx, st)
+				if err != nil {
+					return err
+				}
+				all, err := svc.APIKeys(ctx, nil, owner)
+				if err != nil {
+					return err
+				}
+				views := make([]*credential.KeyView, 0, len(all))
+				rows := make([][]string, 0, len(all))
+				for _, v := range all {
+					if !who.inDirectory(v.Owner) {
+						continue
+					}
+					views = append(views, v)
+					rows = append(rows, []string{v.ID, orDash(v.Name), v.Owner, stamp(v.Created), stamp(v.Expires),
+						stampPtr(v.LastUsed), fmt.Sprint(v.ReadOnly), keyStatus(v)})
+				}
+				return a.printOut(views, []string{"ID", "NAME", "OWNER", "CREATED", "EXPIRES", "LAST USED", "READ-ONLY", "STATUS"}, rows)
+			})
+		},
+	}
+	who.addFlags(cmd, "keys")
+	a.addOutputFlag(cmd)
+	return cmd
+}
+
+func (a *app) apikeyShow() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one API key (never the key itself)",
+		Long: `Show one API key's details by its id. The key itself is never shown here: a
+key made at the command line was shown when it was made, and one made on
+behalf of another user is shown once to that user only.`,
+		Example: `  latchkey apikey show 3xq7mzk2a4b5c -o json`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			return a.withCredentials(ctx, func(st latchkey.Store, svc *credential.Service) error {
+				v, err := svc.APIKeyDetails(ctx, nil, args[0], cliRemote)
+				if err != nil {
+					return err
+				}
+				rows := [][]string{
+					{"id", v.ID}, {"name", orDash(v.Name)}, {"owner", v.Owner},
+					{"created", stamp(v.Created)},
+					{"expires", stamp(v.Expires)}, {"last used", stampPtr(v.LastUsed)},
+					{"read-only", fmt.Sprint(v.ReadOnly)}, {"status", keyStatus(v)},
+				}
+				if v.RevokedAt != nil {
+					rows = append(rows, []string{"revoked", stamp(*v.RevokedAt)})
+				}
+				if v.AwaitsReveal {
+					rows = append(rows, []string{"key", "made on the owner's behalf; not yet viewed by the owner"})
+				}
+				return a.printOut(v, []string{"FIELD", "VALUE"}, rows)
+			})
+		},
+	}
+	a.addOutputFlag(cmd)
+	return cmd
+}
+
+func (a *app) apikeyRevoke() *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke an API key; it stops working on every node at once",
+		Long: `Revoke an API key by its id. It stops working at once on every node that
+shares the store, and so do the sessions that were opened with it.`,
+		Example: `  latchkey apikey revoke 3xq7mzk2a4b5c`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return a.withCredentials(ctx, func(st latchkey.Store, svc *credential.Service) error {
+				v, err := svc.APIKeyDetails(ctx, nil, args[0], cliRemote)
+				if err != nil {
+					return err
+				}
+				if err := svc.RevokeAPIKey(ctx, nil, v.ID, cliRemote); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "revoked API key %s of %s\n", v.ID, v.Owner)
+				return nil
+			})
+		},
+	}
+}
+
+func (a *app) apikeyRotate() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rotate ID",
+		Short: "Replace an API key with a new one and revoke the old",
+		Long: `Make a new key with the same owner, name, read-only flag and lifetime as the
+key ID, print it (this once), and revoke the old key.`,
+		Example: `  latchkey apikey rotate 3xq7mzk2a4b5c -o json`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			return a.withCredentials(ctx, func(st latchkey.Store, svc *credential.Service) error {
+				v, err := svc.RotateAPIKey(ctx, nil, args[0], cliRemote)
+				if err != nil {
+					return err
+				}
+				return a.printNewKey(v, args[0])
+			})
+		},
+	}
+	a.addOutputFlag(cmd)
+	return cmd
+}

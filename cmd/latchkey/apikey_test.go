@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/credential"
+)
+
+// keyPattern is what an API key looks like: lk_, a 13-character id, _, and a
+// 43-character secret.
+var keyPattern = regexp.MustCompile(`lk_[a-z2-7]{13}_[A-Za-z0-9_-]{43}`)
+
+// withService opens the store that flags name and a credential service over
+// it — a server node, as far as credentials go — and runs fn while both are
+// open.
+func withService(t *testing.T, flags []string, fn func(st latchkey.Store, svc *credential.Service)) {
+	t.Helper()
+	var logs bytes.Buffer
+	a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &logs, getenv: func(string) string { return "" }}
+	switch flags[0] {
+	case "--data-dir":
+		a.dataDir = flags[1]
+	case "--store-dsn":
+		a.storeDSN = flags[1]
+	default:
+		t.Fatalf("unknown store flags %v", flags)
+	}
+	err := a.withCredentials(context.Background(), func(st latchkey.Store, svc *credential.Service) error {
+		fn(st, svc)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("open the credential service: %v (log: %s)", err, logs.String())
+	}
+}
+
+// eventually polls cond for up to five seconds: how long a change may take
+// to reach another node is about a second.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5s: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// mustFail runs a command line that must fail with one line on stderr that
+// mentions want.
+func mustFail(t *testing.T, want string, args ...string) {
+	t.Helper()
+	out, errOut, code := cli(t, nil, "", args...)
+	if code == 0 {
+		t.Fatalf("latchkey %s: exit 0, want a failure; stdout %q", strings.Join(args, " "), out)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "latchkey: ") || !strings.Contains(strings.ToLower(lines[0]), strings.ToLower(want)) {
+		t.Fatalf("latchkey %s: stderr %q; want one line mentioning %q", strings.Join(args, " "), errOut, want)
+	}
+}
+
+func decode[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not JSON (%v): %q", err, s)
+	}
+	return v
+}
+
+// keyOut is what apikey create, show and rotate print with -o json.
+type keyOut struct {
+	credential.KeyView
+	Replaces string `json:"replaces"`
+}
+
+func near(got, want time.Time) bool { d := got.Sub(want); return d > -time.Hour && d < time.Hour }
+
+// TestAPIKeyLifecycle makes, lists, shows, rotates and revokes keys through
+// the command line on each backend, and checks that a running node sees each
+// change.
+func TestAPIKeyLifecycle(t *testing.T) {
+	for name, flags := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			store := flags(t)
+			with := func(args ...string) []string { return append(args, store...) }
+			mustCLI(t, "", with("user", "add", "--directory", "LAB", "--user", "goran", "--role", "apikey-user")...)
+			mustCLI(t, "", with("user", "add", "--user", "bob", "--role", "apikey-user")...)
+
+			// create -o json: the key, once, with the settings asked for.
+			now := time.Now()
+			k1 := decode[keyOut](t, mustCLI(t, "", with("apikey", "create", "--directory", "LAB", "--user", "goran",
+				"--days", "30", "--name", "ci", "-o", "json")...))
+			if len(k1.Key) != 60 || !strings.HasPrefix(k1.Key, "lk_") || !keyPattern.MatchString(k1.Key) {
+				t.Fatalf("created key %q: want 60 characters lk_<id>_<secret>", k1.Key)
+			}
+			if k1.Key[3:16] != k1.ID || k1.Name != "ci" || k1.Owner != `LAB\goran` || k1.ReadOnly || k1.Revoked ||
+				!near(k1.Expires, now.AddDate(0, 0, 30)) {
+				t.Errorf("created key = %+v", k1)
+			}
+
+			// Table output shows the key once, with a warning; the default
+			// expiry is api_keys.default_days (30).
+			table := mustCLI(t, "", with("apikey", "create", "--directory", "LAB", "--user", "goran")...)
+			key2 := keyPattern.FindString(table)
+			if key2 == "" || !strings.Contains(table, "not shown again") {
+				t.Fatalf("create printed %q; want the key and that it is not shown again", table)
+			}
+			id2 := key2[3:16]
+
+			k3 := decode[keyOut](t, mustCLI(t, "", with("apikey", "create", "--directory", "lab", "--user", "GORAN",
+				"--read-only", "--days", "7", "-o", "json")...))
+			if !k3.ReadOnly || !near(k3.Expires, now.AddDate(0, 0, 7)) {
+				t.Errorf("read-only key = %+v", k3)
+			}
+			kb := decode[keyOut](t, mustCLI(t, "", with("apikey", "create", "--user", "bob", "-o", "json")...))
+
+			// list: every user's, one user's, one directory's.
+			ids := func(args ...string) []string {
+				t.Helper()
+				var out []string
+				for _, v := range decode[[]credential.KeyView](t, mustCLI(t, "", with(append([]string{"apikey", "list", "-o", "json"}, args...)...)...)) {
+					out = append(out, v.ID)
+				}
+				slices.Sort(out)
+				return out
+			}
+			sorted := func(s ...string) []string { slices.Sort(s); return s }
+			if got, want := ids(), sorted(k1.ID, id2, k3.ID, kb.ID); !slices.Equal(got, want) {
+				t.Errorf("apikey list = %v, want %v", got, want)
+			}
+			if got, want := ids("--directory", "LAB", "--user", "goran"), sorted(k1.ID, id2, k3.ID); !slices.Equal(got, want) {
+				t.Errorf("apikey list --user goran = %v, want %v", got, want)
+			}
+			if got, want := ids("--user", "bob"), []string{kb.ID}; !slices.Equal(got, want) {
+				t.Errorf("apikey list --user bob = %v, want %v", got, want)
+			}
+			if got, want := ids("--directory", "lab"), sorted(k1.ID, id2, k3.ID); !slices.Equal(got, want) {
+				t.Errorf("apikey list --directory lab = %v, want %v", got, want)
+			}
+			list := mustCLI(t, "", with("apikey", "list")...)
+			if !strings.HasPrefix(list, "ID ") || !strings.Contains(list, "LAST USED") ||
+				!regexp.MustCompile(k1.ID+`\s+ci\s+LAB\\goran\s.*\snever\s+false\s+active`).MatchString(list) {
+				t.Errorf("apikey list printed\n%s", list)
+			}
+			if strings.Contains(list, "lk_") {
+				t.Errorf("apikey list shows a key:\n%s", list)
+			}
+
+			// show: details, never the key.
+			raw := mustCLI(t, "", with("apikey", "show", k1.ID, "-o", "json")...)
+			shown := decode[keyOut](t, raw)
+			if shown.ID != k1.ID || shown.Owner != `LAB\goran` || shown.Name != "ci" || strings.Contains(raw, `"key"`) {
+				t.Errorf("apikey show = %s", raw)
+			}
+			if out := mustCLI(t, "", with("apikey", "show", k1.ID)...); !regexp.MustCompile(`status\s+active`).MatchString(out) {
+				t.Errorf("apikey show printed\n%s", out)
+			}
+
+			var k4 keyOut
+			withService(t, store, func(st latchkey.Store, svc *credential.Service) {
+				ctx := context.Background()
+				p, err := svc.VerifyAPIKey(ctx, k1.Key)
+				if err != nil || p.QualifiedName() != `LAB\goran` || p.CredentialID != k1.ID {
+					t.Fatalf("the created key does not authenticate: %v, %+v", err, p)
+				}
+
+				// rotate: a new key with the same settings; the old one is
+				// revoked, on this running node too.
+				k4 = decode[keyOut](t, mustCLI(t, "", with("apikey", "rotate", k1.ID, "-o", "json")...))
+				if k4.ID == k1.ID || len(k4.Key) != 60 || k4.Key[3:16] != k4.ID || k4.Replaces != k1.ID ||
+					k4.Name != "ci" || k4.Owner != `LAB\goran` || k4.ReadOnly || !near(k4.Expires, now.AddDate(0, 0, 30)) {
+					t.Errorf("rotated key = %+v", k4)
+				}
+				old := decode[keyOut](t, mustCLI(t, "", with("apikey", "show", k1.ID, "-o", "json")...))
+				if !old.Revoked || old.RevokedAt == nil {
+					t.Errorf("after rotate the old key is %+v", old)
+				}
+				eventually(t, "the rotated-out key still authenticates", func() bool {
+					_, err := svc.VerifyAPIKey(ctx, k1.Key)
+					return latchkey.ErrorCode(err) == latchkey.EUNAUTHORIZED
+				})
+				if _, err := svc.VerifyAPIKey(ctx, k4.Key); err != nil {
+					t.Errorf("the new key does not authenticate: %v", err)
+				}
+
+				// revoke: stops working at once.
+				if out := mustCLI(t, "", with("apikey", "revoke", k4.ID)...); !strings.Contains(out, "revoked API key "+k4.ID+` of LAB\goran`) {
+					t.Errorf("apikey revoke printed %q", out)
+				}
+				eventually(t, "the revoked key still authenticates", func() bool {
+					_, err := svc.VerifyAPIKey(ctx, k4.Key)
+					return latchkey.ErrorCode(err) == latchkey.EUNAUTHORIZED
+				})
+				if _, err := svc.VerifyAPIKey(ctx, kb.Key); err != nil {
+					t.Errorf("an unrelated key stopped working: %v", err)
+				}
+			})
+			if out := mustCLI(t, "", with("apikey", "show", k4.ID, "-o", "json")...); !decode[keyOut](t, out).Revoked {
+				t.Errorf("show after revoke: %s", out)
+			}
+			list = mustCLI(t, "", with("apikey", "list", "--directory", "LAB", "--user", "goran")...)
+			if !regexp.MustCompile(k1.ID + `\s.*\srevoked\n`).MatchString(list) {
+				t.Errorf("the rotated-out key is not listed as revoked:\n%s", list)
+			}
+
+			// Failures: one sentence, non-zero, nothing made.
+			mustFail(t, "revoked already", with("apikey", "revoke", k1.ID)...)
+			mustFail(t, "revoked already", with("apikey", "rotate", k1.ID)...)
+			mustFail(t, "nosuchkey", with("apikey", "show", "nosuchkey")...)
+			mustFail(t, "1 to 365", with("apikey", "create", "--directory", "LAB", "--user", "goran", "--days", "400")...)
+			mustFail(t, "at least 1", with("apikey", "create", "--directory", "LAB", "--user", "goran", "--days", "0")...)
+			mustFail(t, "nobody", with("apikey", "create", "--user", "nobody")...)
+			mustFail(t, "user", with("apikey", "create")...)
+			mustFail(t, "table or json", with("apikey", "create", "--directory", "LAB", "--user", "goran", "-o", "yaml")...)
+			mustFail(t, "128", with("apikey", "create", "--directory", "LAB", "--user", "goran", "--name", strings.Repeat("n", 129))...)
+			mustFail(t, "arg", with("apikey", "revoke")...)
+			if got := ids(); len(got) != 5 {
+				t.Errorf("after the failures there are %d keys, want 5: %v", len(got), got)
+			}
+		})
+	}
+}
+
+func TestAPIKeyHelp(t *testing.T) {
+	for _, sub := range []string{"create", "list", "show", "revoke", "rotate"} {
+		out := mustCLI(t, "", "apikey", sub, "--help")
+		if !strings.Contains(out, "Examples:") || !strings.Contains(out, "latchkey apikey "+sub) {
+			t.Errorf("apikey %s --help lacks an example:\n%s", sub, out)
+		}
+	}
+}

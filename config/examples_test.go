@@ -1,0 +1,71 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestExamples loads every configuration in examples/: each must be valid
+// for a build with the session, basic and apikey methods.
+func TestExamples(t *testing.T) {
+	files, err := filepath.Glob("../examples/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 2 {
+		t.Fatalf("found %d examples in ../examples, want at least 2", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			c, err := Load(f, Options{AuthMethods: []string{"session", "basic", "apikey"},
+				Getenv: func(string) string { return "" }})
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
+			if len(c.Routes) == 0 {
+				t.Error("the example has no routes")
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(b), "# ") {
+				t.Error("the example does not start with a comment that says what it is for")
+			}
+		})
+	}
+}
+
+// TestExamplesJournyx checks that examples/journyx.yaml says what seed 004
+// needs.
+func TestExamplesJournyx(t *testing.T) {
+	c, err := Load("../examples/journyx.yaml", Options{AuthMethods: []string{"session", "basic", "apikey"},
+		Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sessions.Cookie != "wtsession" || c.Login.Path != "/api/v1/login" ||
+		len(c.Login.AllowedOrigins) != 1 || c.Login.AllowedOrigins[0] != "example.apps.journyx.com" {
+		t.Errorf("sessions %+v, login %+v", c.Sessions, c.Login)
+	}
+	r := c.Routes[0]
+	if r.Prefix != "/api/v1/" || r.Upstream != Echo || strings.Join(r.Auth, ",") != "session,basic" {
+		t.Errorf("route %+v", r)
+	}
+}
+
+// TestExamplesAPIKey checks that examples/api-key.yaml says what seed 002's
+// key half needs.
+func TestExamplesAPIKey(t *testing.T) {
+	c, err := Load("../examples/api-key.yaml", Options{AuthMethods: []string{"session", "basic", "apikey"},
+		Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Routes[0]
+	if c.APIKeys.Header != "X-Api-Key" || r.Prefix != "/api/" || strings.Join(r.Auth, ",") != "apikey" || r.AllowAnonymous {
+		t.Errorf("api_keys %+v, route %+v", c.APIKeys, r)
+	}
+}
