@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/credential"
 )
 
@@ -23,42 +23,23 @@ const cliRemote = "local"
 // credential service over it, and closes both. The service audits the
 // changes it makes, with the command line as the actor.
 func (a *app) withCredentials(ctx context.Context, fn func(latchkey.Store, *credential.Service) error) error {
-	cfg, err := a.loadConfig("")
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	// The operator at the command line never seals a key (keys it makes
-	// are shown to it) nor unseals one (only the owner may). On PostgreSQL
-	// without LATCHKEY_SEAL_KEY, a throwaway seal key keeps the command from
-	// leaving a seal.key that no server uses in the working directory.
-	creds := a
-	if cfg.Store.Driver == "postgres" && a.getenv(envSealKey) == "" {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
+	return a.withConfigStore(ctx, func(cfg *config.Config, st latchkey.Store, log *slog.Logger) error {
+		// The operator at the command line never seals a key (keys it
+		// makes are shown to it) nor unseals one (only the owner may). On
+		// PostgreSQL without LATCHKEY_SEAL_KEY, a throwaway seal key keeps
+		// the command from leaving a seal.key that no server uses.
+		var key []byte
+		if cfg.Store.Driver == "postgres" && a.getenv(envSealKey) == "" {
+			key = make([]byte, 32)
+			rand.Read(key)
+		}
+		svc, err := a.newCredentials(ctx, cfg, st, log, key)
+		if err != nil {
 			return err
 		}
-		eph, getenv := base64.StdEncoding.EncodeToString(b), a.getenv
-		cp := *a
-		cp.getenv = func(k string) string {
-			if k == envSealKey {
-				return eph
-			}
-			return getenv(k)
-		}
-		creds = &cp
-	}
-	svc, err := creds.newCredentials(ctx, cfg, st, log)
-	if err != nil {
-		return err
-	}
-	defer svc.Close()
-	return fn(st, svc)
+		defer svc.Close()
+		return fn(st, svc)
+	})
 }
 
 // checkOutput refuses an unknown -o before a command changes anything, so

@@ -52,11 +52,14 @@ func (a *app) sealKey(cfg *config.Config) ([]byte, error) {
 	return k, pki.WriteFile(file, k, 0o600)
 }
 
-// newCredentials returns the credential service for cfg over st.
-func (a *app) newCredentials(ctx context.Context, cfg *config.Config, st latchkey.Store, log *slog.Logger) (*credential.Service, error) {
-	key, err := a.sealKey(cfg)
-	if err != nil {
-		return nil, err
+// newCredentials returns the credential service for cfg over st, with the
+// given seal key, or (nil) the one sealKey finds.
+func (a *app) newCredentials(ctx context.Context, cfg *config.Config, st latchkey.Store, log *slog.Logger, key []byte) (*credential.Service, error) {
+	if key == nil {
+		var err error
+		if key, err = a.sealKey(cfg); err != nil {
+			return nil, err
+		}
 	}
 	return credential.New(ctx, st, hasher(), log, credential.Config{
 		DefaultDirectory:   latchkey.DefaultDirectory,

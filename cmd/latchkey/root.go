@@ -81,6 +81,12 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (latch
 
 // withStore runs fn with the store that the flags name, and closes it.
 func (a *app) withStore(ctx context.Context, fn func(latchkey.Store) error) error {
+	return a.withConfigStore(ctx, func(_ *config.Config, st latchkey.Store, _ *slog.Logger) error { return fn(st) })
+}
+
+// withConfigStore runs fn with the configuration, the store it names and a
+// logger for warnings, and closes the store.
+func (a *app) withConfigStore(ctx context.Context, fn func(*config.Config, latchkey.Store, *slog.Logger) error) error {
 	cfg, err := a.loadConfig("")
 	if err != nil {
 		return err
@@ -91,7 +97,7 @@ func (a *app) withStore(ctx context.Context, fn func(latchkey.Store) error) erro
 		return err
 	}
 	defer st.Close()
-	return fn(st)
+	return fn(cfg, st, log)
 }
 
 // printError writes err as one sentence on stderr: the client message of a

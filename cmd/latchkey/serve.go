@@ -61,7 +61,7 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	if err := a.bootstrapAdmin(ctx, st, cfg.Admin); err != nil {
 		return err
 	}
-	creds, err := a.newCredentials(ctx, cfg, st, log)
+	creds, err := a.newCredentials(ctx, cfg, st, log, nil)
 	if err != nil {
 		return err
 	}
