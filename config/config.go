@@ -19,6 +19,7 @@ type Config struct {
 	Sessions  Sessions   `yaml:"sessions"`
 	APIKeys   APIKeys    `yaml:"api_keys"`
 	Login     Login      `yaml:"login"`
+	JWT       JWT        `yaml:"jwt"`
 	Listeners []Listener `yaml:"listeners"`
 	Routes    []Route    `yaml:"routes"`
 
@@ -95,6 +96,103 @@ type Login struct {
 	FailureWindow      Duration `yaml:"failure_window"`       // default 15m
 }
 
+// JWT configures JSON Web Tokens: the verifiers of tokens that others sign,
+// the tokens latchkey signs itself, and the endpoints that hand out or take
+// tokens.
+type JWT struct {
+	Verifiers []JWTVerifier `yaml:"verifiers"`
+	Issuer    JWTIssuer     `yaml:"issuer"`
+	Login     JWTLogin      `yaml:"login"`
+	Session   JWTSession    `yaml:"session"`
+}
+
+// OwnVerifier is the name routes use for the tokens latchkey signs itself.
+const OwnVerifier = "latchkey"
+
+// JWTVerifier checks tokens signed by one party, such as an identity
+// provider or the qs-jwt tool.
+type JWTVerifier struct {
+	Name string   `yaml:"name"`
+	Keys []JWTKey `yaml:"keys"`
+	// Algorithms lists the accepted "alg" values (RS256, RS384, RS512,
+	// PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512).
+	// Each key is used only with the algorithms of its own family.
+	Algorithms []string `yaml:"algorithms"`
+	// Audience, when given, must contain the token's "aud" (one of them).
+	Audience []string `yaml:"audience"`
+	// Issuer, when given, must equal the token's "iss".
+	Issuer string `yaml:"issuer"`
+	// Leeway allows for clock skew on exp, nbf and iat; default 30s.
+	Leeway Duration `yaml:"leeway"`
+	// MaxLifetime, when given, refuses tokens whose exp lies further than
+	// this after nbf (or iat).
+	MaxLifetime Duration `yaml:"max_lifetime"`
+	// Profile "qlik-cloud" requires Qlik Cloud's claims: a kid header, iss,
+	// aud, sub, subType, name, email, email_verified, jti, iat, nbf and exp;
+	// its audience defaults to qlik.api/login/jwt-session and its
+	// max_lifetime to 1h.
+	Profile string    `yaml:"profile"`
+	Claims  JWTClaims `yaml:"claims"`
+}
+
+// JWTKey is one source of verification keys: exactly one field is set.
+type JWTKey struct {
+	File    string `yaml:"file"`     // PEM file: certificate or public key
+	PEM     string `yaml:"pem"`      // the same, inline
+	JWKSURL string `yaml:"jwks_url"` // a JWK Set, fetched and refreshed in the background
+	// SecretEnv names the environment variable that holds an HMAC secret
+	// (for HS256/384/512), so that the secret stays out of the file.
+	SecretEnv string `yaml:"secret_env"`
+	// KeyID, for a file, pem or secret, is the "kid" the key answers to;
+	// empty means any token (with or without a kid) may use it.
+	KeyID string `yaml:"kid"`
+}
+
+// JWTClaims names the claims that make the principal.
+type JWTClaims struct {
+	User             string   `yaml:"user"`              // default "sub"
+	Directory        string   `yaml:"directory"`         // claim of the user directory; default none
+	DefaultDirectory string   `yaml:"default_directory"` // when the token has no directory; default LOCAL
+	Name             string   `yaml:"name"`              // default "name"
+	Email            string   `yaml:"email"`             // default "email"
+	Groups           []string `yaml:"groups"`            // default [group, groups]
+	// Extra names other claims to copy onto the principal (string values,
+	// or numbers and booleans as text).
+	Extra []string `yaml:"extra"`
+}
+
+// JWTIssuer configures the tokens latchkey signs (JWT login). Keys live in
+// the store, so every node signs and verifies with the same set.
+type JWTIssuer struct {
+	Algorithm   string   `yaml:"algorithm"`    // ES256 (default), EdDSA or RS256
+	Issuer      string   `yaml:"issuer"`       // "iss"; default "latchkey"
+	Audience    string   `yaml:"audience"`     // "aud"; default "latchkey"
+	Lifetime    Duration `yaml:"lifetime"`     // default 24h
+	RotateEvery Duration `yaml:"rotate_every"` // a new signing key this often; default 720h
+}
+
+// JWTLogin is the credential login that returns a JWT (seed 002).
+type JWTLogin struct {
+	// Path of POST {"email","password"} → {"token","user"}; "" (the
+	// default) serves no such endpoint. Seed 002 uses /api/Account/login.
+	Path string `yaml:"path"`
+}
+
+// JWTSession is the exchange of a JWT for a session (seed 000, Qlik Cloud).
+type JWTSession struct {
+	// Path of POST with "Authorization: Bearer <JWT>"; "" (the default)
+	// serves no such endpoint. Qlik Cloud uses /login/jwt-session.
+	Path string `yaml:"path"`
+	// Verifier names the verifier that checks the tokens.
+	Verifier string `yaml:"verifier"`
+	// Directory holds the users that the exchange creates on first sign-in
+	// (their username is the token's user claim); default the verifier's
+	// default_directory.
+	Directory  string `yaml:"directory"`
+	CSRFCookie string `yaml:"csrf_cookie"` // default "_csrfToken"
+	CSRFHeader string `yaml:"csrf_header"` // default "qlik-csrf-token"
+}
+
 // Listener is one address latchkey serves.
 type Listener struct {
 	Name    string `yaml:"name"`    // default "main" for the first, "listener-N" after
@@ -134,6 +232,15 @@ type Route struct {
 	AllowAnonymous bool `yaml:"allow_anonymous"`
 	// Abilities lists abilities the principal must all hold (else 403).
 	Abilities []string `yaml:"abilities"`
+	// JWTVerifiers names the verifiers the jwt method uses on this route,
+	// tried in order; "latchkey" is latchkey's own tokens. Default: every
+	// configured verifier, then latchkey.
+	JWTVerifiers []string `yaml:"jwt_verifiers"`
+	// Xrfkey requires the Xrfkey query parameter and an equal X-Qlik-Xrfkey
+	// header (16 of [0-9A-Za-z]) on every request, else 403.
+	Xrfkey bool `yaml:"xrfkey"`
+	// StripXrfkey removes the Xrfkey parameter before the upstream.
+	StripXrfkey bool `yaml:"strip_xrfkey"`
 }
 
 // Duration is a time.Duration written in YAML as "90s", "15m" or "2h".

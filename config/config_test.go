@@ -63,6 +63,9 @@ func TestDefault(t *testing.T) {
 		APIKeys:  APIKeys{Header: "X-Api-Key", MaxDays: 365, DefaultDays: 30},
 		Login: Login{Path: "/api/v1/login", LogoutPath: "/api/v1/logout", APIKeyPath: "/api/v1/api_keys",
 			MaxFailures: 10, MaxAddressFailures: 100, FailureWindow: Duration(15 * time.Minute)},
+		JWT: JWT{Issuer: JWTIssuer{Algorithm: "ES256", Issuer: "latchkey", Audience: "latchkey",
+			Lifetime: Duration(24 * time.Hour), RotateEvery: Duration(720 * time.Hour)},
+			Session: JWTSession{CSRFCookie: "_csrfToken", CSRFHeader: "qlik-csrf-token"}},
 		Listeners: []Listener{{Name: "main", Address: "127.0.0.1:8443", TLS: TLS{MinVersion: "1.2"}}},
 		Routes:    []Route{{Name: "/", Prefix: "/", Upstream: Echo, Auth: []string{"session", "basic", "apikey"}, AllowAnonymous: true}},
 	}
@@ -149,12 +152,12 @@ func TestErrors(t *testing.T) {
 		{"testdata/null_document.yaml", opts(), []wantErr{{"", 1, "", "holds no keys"}}},
 		{"testdata/two_documents.yaml", opts(), []wantErr{{"", 3, "", "second YAML document"}}},
 		{"testdata/syntax_error.yaml", opts(), []wantErr{{"", 2, "", "YAML syntax"}}},
-		{"testdata/top_level_list.yaml", opts(), []wantErr{{"", 1, "", "must be a mapping with the keys admin, api_keys, data_dir"}}},
+		{"testdata/top_level_list.yaml", opts(), []wantErr{{"", 1, "", "must be a mapping with the keys admin, api_keys, data_dir, jwt"}}},
 		{"testdata/unknown_top.yaml", opts(), []wantErr{{"", 2, "listner",
-			"unknown key (known keys here: admin, api_keys, data_dir, listeners, log, login, routes, server, sessions, store)"}}},
+			"unknown key (known keys here: admin, api_keys, data_dir, jwt, listeners, log, login, routes, server, sessions, store)"}}},
 		{"testdata/unknown_nested.yaml", opts(), []wantErr{
 			{"", 6, "listeners[0].tls.foo", "unknown key (known keys here: cert_file, insecure_plain_http, key_file, min_version)"},
-			{"", 11, "routes[0].stripprefix", "unknown key (known keys here: abilities, allow_anonymous, auth, name, prefix, strip_prefix, upstream)"},
+			{"", 11, "routes[0].stripprefix", "unknown key (known keys here: abilities, allow_anonymous, auth, jwt_verifiers, name, prefix, strip_prefix, strip_xrfkey, upstream, xrfkey)"},
 		}},
 		{"testdata/duplicate_key.yaml", opts(), []wantErr{{"", 3, "listeners[0].address", "given twice (first at line 2)"}}},
 		{"testdata/type_errors.yaml", opts(), []wantErr{

@@ -212,6 +212,7 @@ func (c *Config) setDefaults() {
 	num(&c.Login.MaxFailures, "login.max_failures", 10)
 	num(&c.Login.MaxAddressFailures, "login.max_address_failures", 100)
 	dur(&c.Login.FailureWindow, "login.failure_window", Duration(15*time.Minute))
+	c.jwtDefaults(str, dur)
 	if len(c.Listeners) == 0 {
 		c.Listeners = []Listener{{}}
 		str(&c.Listeners[0].Address, "listeners[0].address", "127.0.0.1:8443")
@@ -239,9 +240,55 @@ func (c *Config) resolvePaths(dir string) {
 		}
 	}
 	abs(&c.DataDir, "data_dir")
+	for i := range c.JWT.Verifiers {
+		for j := range c.JWT.Verifiers[i].Keys {
+			abs(&c.JWT.Verifiers[i].Keys[j].File, "jwt.verifiers["+strconv.Itoa(i)+"].keys["+strconv.Itoa(j)+"].file")
+		}
+	}
 	for i := range c.Listeners {
 		p := "listeners[" + strconv.Itoa(i) + "].tls."
 		abs(&c.Listeners[i].TLS.CertFile, p+"cert_file")
 		abs(&c.Listeners[i].TLS.KeyFile, p+"key_file")
 	}
 }
+
+// jwtDefaults fills what the jwt section leaves out.
+func (c *Config) jwtDefaults(str func(*string, string, string), dur func(*Duration, string, Duration)) {
+	j := &c.JWT
+	for i := range j.Verifiers {
+		v, p := &j.Verifiers[i], "jwt.verifiers["+strconv.Itoa(i)+"]"
+		cloud := v.Profile == ProfileQlikCloud
+		dur(&v.Leeway, p+".leeway", Duration(30*time.Second))
+		if cloud {
+			dur(&v.MaxLifetime, p+".max_lifetime", Duration(time.Hour))
+			if v.Audience == nil && !c.src.has(p+".audience") {
+				v.Audience = []string{QlikCloudAudience}
+			}
+		}
+		str(&v.Claims.User, p+".claims.user", "sub")
+		str(&v.Claims.DefaultDirectory, p+".claims.default_directory", "LOCAL")
+		str(&v.Claims.Name, p+".claims.name", "name")
+		str(&v.Claims.Email, p+".claims.email", "email")
+		if v.Claims.Groups == nil && !c.src.has(p+".claims.groups") {
+			v.Claims.Groups = []string{"group", "groups"}
+		}
+	}
+	str(&j.Issuer.Algorithm, "jwt.issuer.algorithm", "ES256")
+	str(&j.Issuer.Issuer, "jwt.issuer.issuer", "latchkey")
+	str(&j.Issuer.Audience, "jwt.issuer.audience", "latchkey")
+	dur(&j.Issuer.Lifetime, "jwt.issuer.lifetime", Duration(24*time.Hour))
+	dur(&j.Issuer.RotateEvery, "jwt.issuer.rotate_every", Duration(720*time.Hour))
+	str(&j.Session.CSRFCookie, "jwt.session.csrf_cookie", "_csrfToken")
+	str(&j.Session.CSRFHeader, "jwt.session.csrf_header", "qlik-csrf-token")
+	for _, v := range j.Verifiers {
+		if v.Name == j.Session.Verifier {
+			str(&j.Session.Directory, "jwt.session.directory", v.Claims.DefaultDirectory)
+		}
+	}
+}
+
+// The Qlik Cloud profile of a JWT verifier.
+const (
+	ProfileQlikCloud  = "qlik-cloud"
+	QlikCloudAudience = "qlik.api/login/jwt-session"
+)

@@ -31,13 +31,16 @@ func (c *Config) Validate(authMethods []string) error {
 	v.sessions(c.Sessions)
 	v.apiKeys(c.APIKeys)
 	v.login(c.Login)
+	v.jwt(c.JWT)
 	names, addrs := map[string]int{}, map[string]int{}
 	for i, l := range c.Listeners {
 		v.listener(fmt.Sprintf("listeners[%d]", i), i, l, names, addrs)
 	}
 	names, prefixes := map[string]int{}, map[string]int{}
 	for i, r := range c.Routes {
-		v.route(fmt.Sprintf("routes[%d]", i), i, r, names, prefixes, authMethods)
+		p := fmt.Sprintf("routes[%d]", i)
+		v.route(p, i, r, names, prefixes, authMethods)
+		v.routeJWT(p, r, c.JWT.Verifiers)
 	}
 	return errors.Join(v.errs...)
 }
