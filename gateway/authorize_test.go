@@ -54,7 +54,7 @@ func TestMethodNames(t *testing.T) {
 	}
 	// Without a credential service none of them is available.
 	for _, m := range MethodNames() {
-		if _, err := New(testConfig(config.Route{Name: "r", Prefix: "/", Upstream: "echo", Auth: []string{m}}), nil, nil, quietLog()); err == nil {
+		if _, err := New(testConfig(config.Route{Name: "r", Prefix: "/", Upstream: "echo", Auth: []string{m}}), Deps{Log: quietLog()}); err == nil {
 			t.Errorf("New without credentials accepted a route with %s", m)
 		}
 	}

@@ -67,7 +67,7 @@ func newFixture(t testing.TB) *fixture {
 	cfg.APIKeys = config.APIKeys{Header: "X-Api-Key", MaxDays: 365, DefaultDays: 30}
 	cfg.Login = config.Login{Path: "/api/v1/login", LogoutPath: "/api/v1/logout", APIKeyPath: "/api/v1/api_keys",
 		AllowedOrigins: []string{testOrigin, "https://app.example.org"}}
-	s, err := New(cfg, st, creds, quietLog())
+	s, err := New(cfg, Deps{Store: st, Creds: creds, Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,11 @@ type Server struct {
 	metrics  *metrics
 	handler  http.Handler
 
+	// verifiers are the configured JWT verifiers by name; issuer signs and
+	// verifies latchkey's own tokens (nil: none).
+	verifiers map[string]TokenVerifier
+	issuer    Issuer
+
 	// latchkey's own endpoints over the credential service.
 	login, logout http.Handler
 	apiKeys       *apiKeyEndpoints
@@ -54,13 +59,28 @@ type listener struct {
 	tls  bool
 }
 
+// Deps are what a gateway uses besides its configuration. Store and Log are
+// needed to serve; the rest may be nil, which leaves out what needs them.
+type Deps struct {
+	Store     latchkey.Store
+	Creds     *credential.Service
+	Log       *slog.Logger
+	Verifiers map[string]TokenVerifier // the configured JWT verifiers, by name
+	Issuer    Issuer                   // latchkey's own tokens
+}
+
 // New builds a gateway for cfg. With a credential service it offers the
 // methods of MethodNames and serves the login, logout and API key endpoints;
 // extra adds methods of other kinds (and may replace a built-in one). Every
 // method a route names must be among these. Nothing listens until Listen.
-func New(cfg *config.Config, store latchkey.Store, creds *credential.Service, log *slog.Logger, extra ...Authenticator) (*Server, error) {
-	s := &Server{cfg: cfg, store: store, creds: creds, log: log, metrics: newMetrics(),
-		required: newRequiredHeaders(cfg.Login)}
+func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, store: d.Store, creds: d.Creds, log: log, metrics: newMetrics(),
+		required: newRequiredHeaders(cfg.Login), verifiers: d.Verifiers, issuer: d.Issuer}
+	creds := d.Creds
 	s.methods = s.buildMethods(extra)
 	rt, err := newRouter(cfg.Routes, s.methods, s)
 	if err != nil {

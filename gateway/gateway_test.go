@@ -52,7 +52,7 @@ func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func newTestServer(t *testing.T, routes ...config.Route) *Server {
 	t.Helper()
-	s, err := New(testConfig(routes...), nil, nil, quietLog(), tokenAuth{})
+	s, err := New(testConfig(routes...), Deps{Log: quietLog()}, tokenAuth{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestHealthz(t *testing.T) {
 }
 
 func TestUnknownMethodRefused(t *testing.T) {
-	_, err := New(testConfig(config.Route{Name: "r", Prefix: "/", Upstream: "echo", Auth: []string{"nope"}}), nil, nil, quietLog())
+	_, err := New(testConfig(config.Route{Name: "r", Prefix: "/", Upstream: "echo", Auth: []string{"nope"}}), Deps{Log: quietLog()})
 	if err == nil {
 		t.Fatal("New accepted a route naming an unknown method")
 	}
@@ -297,7 +297,7 @@ func TestGracefulShutdown(t *testing.T) {
 		{Name: "main", Address: "127.0.0.1:0", TLS: config.TLS{MinVersion: "1.2"}},
 		{Name: "plain", Address: "127.0.0.1:0", TLS: config.TLS{InsecurePlainHTTP: true}},
 	}
-	s, err := New(cfg, nil, nil, quietLog())
+	s, err := New(cfg, Deps{Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ func FuzzRouteMatch(f *testing.F) {
 		config.Route{Name: "root", Prefix: "/", Upstream: "echo"},
 		config.Route{Name: "jwt", Prefix: "/jwt/", Upstream: "echo", StripPrefix: true},
 		config.Route{Name: "about", Prefix: "/qrs/about", Upstream: "echo"},
-	), nil, nil, quietLog())
+	), Deps{Log: quietLog()})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer creds.Close() // before the store closes: it writes pending last-use times
-	gw, err := gateway.New(cfg, st, creds, log)
+	gw, err := gateway.New(cfg, gateway.Deps{Store: st, Creds: creds, Log: log})
 	if err != nil {
 		return err
 	}

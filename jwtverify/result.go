@@ -1,0 +1,26 @@
+package jwtverify
+
+import "time"
+
+// Result is what a verified token says: who it names and its registered
+// claims. Every verifier of latchkey (those configured, and latchkey's own
+// tokens) answers with one.
+type Result struct {
+	Directory   string
+	Username    string
+	DisplayName string
+	Email       string
+	Groups      []string
+	// Claims holds the claims the verifier is told to copy onto the
+	// principal (claims.extra), as text.
+	Claims map[string]string
+
+	Subject   string
+	Issuer    string
+	Audience  []string
+	JTI       string
+	KeyID     string
+	IssuedAt  time.Time
+	NotBefore time.Time
+	ExpiresAt time.Time
+}
