@@ -66,7 +66,16 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer creds.Close() // before the store closes: it writes pending last-use times
-	gw, err := gateway.New(cfg, gateway.Deps{Store: st, Creds: creds, Log: log})
+	verifiers, closeVerifiers, err := buildVerifiers(ctx, cfg, a.getenv, log)
+	if err != nil {
+		return err
+	}
+	defer closeVerifiers()
+	issuer, err := buildIssuer(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	gw, err := gateway.New(cfg, gateway.Deps{Store: st, Creds: creds, Log: log, Verifiers: verifiers, Issuer: issuer})
 	if err != nil {
 		return err
 	}
