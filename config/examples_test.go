@@ -8,7 +8,7 @@ import (
 )
 
 // TestExamples loads every configuration in examples/: each must be valid
-// for a build with the session, basic and apikey methods.
+// for a build with the session, basic, apikey and jwt methods.
 func TestExamples(t *testing.T) {
 	files, err := filepath.Glob("../examples/*.yaml")
 	if err != nil {
@@ -19,7 +19,7 @@ func TestExamples(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			c, err := Load(f, Options{AuthMethods: []string{"session", "basic", "apikey"},
+			c, err := Load(f, Options{AuthMethods: []string{"session", "basic", "apikey", "jwt"},
 				Getenv: func(string) string { return "" }})
 			if err != nil {
 				t.Fatalf("%v", err)
@@ -41,7 +41,7 @@ func TestExamples(t *testing.T) {
 // TestExamplesJournyx checks that examples/journyx.yaml says what seed 004
 // needs.
 func TestExamplesJournyx(t *testing.T) {
-	c, err := Load("../examples/journyx.yaml", Options{AuthMethods: []string{"session", "basic", "apikey"},
+	c, err := Load("../examples/journyx.yaml", Options{AuthMethods: []string{"session", "basic", "apikey", "jwt"},
 		Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestExamplesJournyx(t *testing.T) {
 // TestExamplesAPIKey checks that examples/api-key.yaml says what seed 002's
 // key half needs.
 func TestExamplesAPIKey(t *testing.T) {
-	c, err := Load("../examples/api-key.yaml", Options{AuthMethods: []string{"session", "basic", "apikey"},
+	c, err := Load("../examples/api-key.yaml", Options{AuthMethods: []string{"session", "basic", "apikey", "jwt"},
 		Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
