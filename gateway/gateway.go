@@ -3,7 +3,8 @@
 // it, and forwards it to the route's upstream (a URL, reverse-proxied, or the
 // built-in echo). It also serves /healthz, /readyz and /metrics, and, over the
 // credential service, seed 004's JSON login and logout and the API key
-// endpoints.
+// endpoints, and the JWT endpoints: the JWKS of latchkey's own tokens, seed
+// 002's JWT login and seed 000's JWT session exchange.
 //
 // Each authentication method is one file here (session.go, basic.go,
 // apikey.go) and one line in methods.go. The methods only parse the request
@@ -49,6 +50,10 @@ type Server struct {
 	login, logout http.Handler
 	apiKeys       *apiKeyEndpoints
 
+	// The JWT endpoints (nil when not served): the JWKS of the issuer,
+	// the JWT login (seed 002) and the JWT session exchange (seed 000).
+	jwks, jwtLogin, jwtSession http.Handler
+
 	listeners []*listener
 }
 
@@ -93,6 +98,9 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 			return nil, err
 		}
 	}
+	if err := s.buildJWTEndpoints(d); err != nil {
+		return nil, err
+	}
 	s.handler = s.logRequests(s.dispatch(map[string]http.Handler{
 		"/healthz": s.handle(s.healthz),
 		"/readyz":  s.handle(s.readyz),
@@ -102,15 +110,21 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 }
 
 // dispatch serves latchkey's own endpoints and sends everything else to the
-// routes: /healthz, /readyz and /metrics for GET and HEAD, the login and
-// logout paths for every method (they answer 405 but to POST), and every
-// clean path under the API key prefix. No path cleaning or redirects happen
-// here: the router refuses unclean paths itself.
+// routes: /healthz, /readyz and /metrics for GET and HEAD; the JWKS, the
+// JWT login and JWT session paths, and the login and logout paths for every
+// method (they answer 405 but to their own); and every clean path under the
+// API key prefix. No path cleaning or redirects happen here: the router
+// refuses unclean paths itself.
 func (s *Server) dispatch(own map[string]http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		if h, ok := own[p]; ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			setRouteName(r, p[1:])
+			h.ServeHTTP(w, r)
+			return
+		}
+		if h, name := s.jwtEndpoint(p); h != nil {
+			setRouteName(r, name)
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -132,6 +146,19 @@ func (s *Server) dispatch(own map[string]http.Handler) http.Handler {
 		}
 		s.routes.ServeHTTP(w, r)
 	})
+}
+
+// jwtEndpoint returns the JWT endpoint served at p, if any, and its name.
+func (s *Server) jwtEndpoint(p string) (http.Handler, string) {
+	switch j := &s.cfg.JWT; {
+	case s.jwks != nil && p == JWKSPath:
+		return s.jwks, "jwks"
+	case s.jwtLogin != nil && p == j.Login.Path:
+		return s.jwtLogin, "jwt_login"
+	case s.jwtSession != nil && p == j.Session.Path:
+		return s.jwtSession, "jwt_session"
+	}
+	return nil, ""
 }
 
 // methodNotAllowed answers 405 with the Allow header. (A wrong method is the

@@ -11,10 +11,12 @@ var builtins = []struct {
 	{latchkey.MethodSession, newSessionAuth},
 	{latchkey.MethodBasic, newBasicAuth},
 	{latchkey.MethodAPIKey, newAPIKeyAuth},
+	{latchkey.MethodJWT, newJWTAuth},
 }
 
 // MethodNames lists the authentication methods that New builds from the
-// credential service, for configuration validation: session, basic, apikey.
+// credential service, for configuration validation: session, basic, apikey,
+// jwt.
 func MethodNames() []string {
 	names := make([]string, len(builtins))
 	for i, b := range builtins {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/xrfkey"
 )
 
 // route is one configured route, ready to serve.
@@ -24,6 +25,8 @@ type route struct {
 	anonymous   bool
 	abilities   []string     // all needed, else 403
 	upstream    http.Handler // reverse proxy or echo
+	xrfkey      bool         // the Xrfkey guard runs before authentication
+	stripXrfkey bool         // the Xrfkey parameter does not reach the upstream
 }
 
 // useMethods sets the route's authenticators from their names.
@@ -52,14 +55,24 @@ func newRouter(cfgs []config.Route, methods map[string]Authenticator, s *Server)
 	rt := &router{s: s}
 	for _, c := range cfgs {
 		r := &route{
-			name:      c.Name,
-			prefix:    strings.TrimSuffix(c.Prefix, "/"),
-			strip:     c.StripPrefix,
-			anonymous: len(c.Auth) == 0 || c.AllowAnonymous,
-			abilities: c.Abilities,
+			name:        c.Name,
+			prefix:      strings.TrimSuffix(c.Prefix, "/"),
+			strip:       c.StripPrefix,
+			anonymous:   len(c.Auth) == 0 || c.AllowAnonymous,
+			abilities:   c.Abilities,
+			xrfkey:      c.Xrfkey,
+			stripXrfkey: c.Xrfkey && c.StripXrfkey,
 		}
 		if err := r.useMethods(c.Auth, methods); err != nil {
 			return nil, err
+		}
+		for i, a := range r.auths { // methods that depend on the route, such as jwt's verifiers
+			if rs, ok := a.(routeScoped); ok {
+				var err error
+				if r.auths[i], err = rs.forRoute(c); err != nil {
+					return nil, fmt.Errorf("route %s: %w", c.Name, err)
+				}
+			}
 		}
 		if c.Upstream == "echo" {
 			r.upstream = echoHandler{route: c.Name}
@@ -125,6 +138,11 @@ func (rt *router) serve(w http.ResponseWriter, r *http.Request) error {
 		return latchkey.Errorf(latchkey.ENOTFOUND, "No route matches %s.", r.URL.Path)
 	}
 	setRouteName(r, rte.name)
+	if rte.xrfkey && !xrfkey.Check(r) {
+		rt.s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", "xrfkey")
+		xrfkeyFailed(w)
+		return nil
+	}
 	p, err := rte.authenticate(r, rt.s.metrics)
 	if err == nil {
 		setPrincipal(r, p)
@@ -141,6 +159,11 @@ func (rt *router) serve(w http.ResponseWriter, r *http.Request) error {
 		if raw, ok := strings.CutPrefix(r.URL.RawPath, rte.prefix); ok && raw != "" {
 			u.RawPath = raw // keep the client's escaping of what follows the prefix
 		}
+		out.URL = &u
+	}
+	if rte.stripXrfkey {
+		u := *out.URL
+		u.RawQuery = withoutXrfkey(u.RawQuery)
 		out.URL = &u
 	}
 	rte.upstream.ServeHTTP(w, out)

@@ -71,10 +71,11 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer closeVerifiers()
-	issuer, err := buildIssuer(ctx, cfg, st, log)
+	issuer, closeIssuer, err := buildIssuer(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
+	defer closeIssuer() // before the store closes: it rotates keys in the background
 	gw, err := gateway.New(cfg, gateway.Deps{Store: st, Creds: creds, Log: log, Verifiers: verifiers, Issuer: issuer})
 	if err != nil {
 		return err

@@ -2,18 +2,32 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/gateway"
+	"github.com/latchkey/latchkey/jwtverify"
 )
 
 // buildVerifiers returns the configured JWT verifiers by name, and a
-// function that stops their background work.
+// function that stops their background work (the refresh of JWK Sets).
+// HMAC secrets are read with getenv.
 func buildVerifiers(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger) (map[string]gateway.TokenVerifier, func(), error) {
-	if len(cfg.JWT.Verifiers) > 0 {
-		return nil, nil, fmt.Errorf("jwt.verifiers: JWT verification is being built")
+	byName := make(map[string]gateway.TokenVerifier, len(cfg.JWT.Verifiers))
+	var built []*jwtverify.Verifier
+	closeAll := func() {
+		for _, v := range built {
+			v.Close()
+		}
 	}
-	return map[string]gateway.TokenVerifier{}, func() {}, nil
+	for _, c := range cfg.JWT.Verifiers {
+		v, err := jwtverify.New(ctx, c, getenv, log)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		built = append(built, v)
+		byName[v.Name()] = v
+	}
+	return byName, closeAll, nil
 }

@@ -1,0 +1,28 @@
+package credential
+
+import (
+	"context"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Access finds the user DIRECTORY\username (compared case-insensitively)
+// with their roles and abilities, from memory when seen recently, for a
+// caller authenticated elsewhere, such as by a JWT. found is false, with no
+// error, when the store has no such user. The user and slices are shared
+// and must not be modified.
+func (s *Service) Access(ctx context.Context, directory, username string) (u *latchkey.User, roles, abilities []string, found bool, err error) {
+	if directory == "" || username == "" || strings.Contains(directory, `\`) {
+		return nil, nil, nil, false, nil
+	}
+	key := latchkey.NameKey(directory) + "\x00" + latchkey.NameKey(username)
+	e, err := s.userByKey(ctx, directory+`\`+username, key)
+	switch {
+	case latchkey.ErrorCode(err) == latchkey.ENOTFOUND:
+		return nil, nil, nil, false, nil
+	case err != nil:
+		return nil, nil, nil, false, err
+	}
+	return e.user, e.roles, e.abilities, true, nil
+}

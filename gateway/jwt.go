@@ -1,0 +1,185 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/jwtverify"
+)
+
+// absentFor is how long a JWT user found absent from the store is taken as
+// absent; a user created meanwhile gets their roles on JWT requests after
+// at most this long.
+const absentFor = 30 * time.Second
+
+// jwtAuth is the method "jwt": a JWT in "Authorization: Bearer <token>"
+// (seed 000's QSEoW virtual proxy), checked by the route's verifiers in
+// order. The entry in Server.methods is a template; each route gets its own
+// (routeScoped) with the verifiers that its jwt_verifiers name.
+type jwtAuth struct {
+	s      *Server
+	chain  []TokenVerifier
+	absent *otter.Cache[string, struct{}] // users not in the store, shared by every route
+}
+
+// routeScoped is an Authenticator that each route needs its own of.
+type routeScoped interface {
+	forRoute(c config.Route) (Authenticator, error)
+}
+
+func newJWTAuth(s *Server) Authenticator {
+	return &jwtAuth{s: s, absent: otter.Must(&otter.Options[string, struct{}]{
+		MaximumSize:      100_000,
+		ExpiryCalculator: otter.ExpiryWriting[string, struct{}](absentFor),
+	})}
+}
+
+// Method returns "jwt".
+func (a *jwtAuth) Method() string { return latchkey.MethodJWT }
+
+// Challenge returns the WWW-Authenticate value of a 401 (RFC 6750).
+func (a *jwtAuth) Challenge() string { return `Bearer realm="latchkey"` }
+
+// forRoute returns the method with the verifiers that c.JWTVerifiers names
+// ("latchkey" is the issuer's); without names, every configured verifier in
+// configuration order, then the issuer's, when there is one.
+func (a *jwtAuth) forRoute(c config.Route) (Authenticator, error) {
+	names := c.JWTVerifiers
+	if len(names) == 0 {
+		for _, v := range a.s.cfg.JWT.Verifiers {
+			names = append(names, v.Name)
+		}
+		for _, name := range sortedKeys(a.s.verifiers) { // given without configuration (tests, embedding)
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+		if a.s.issuer != nil {
+			names = append(names, config.OwnVerifier)
+		}
+	}
+	r := &jwtAuth{s: a.s, absent: a.absent}
+	for _, name := range names {
+		v, ok := a.s.verifiers[name]
+		if name == config.OwnVerifier && a.s.issuer != nil {
+			v, ok = a.s.issuer, true
+		}
+		if !ok {
+			return nil, fmt.Errorf("jwt verifier %q is not available", name)
+		}
+		r.chain = append(r.chain, v)
+	}
+	if len(r.chain) == 0 {
+		return nil, fmt.Errorf("the jwt method has no verifier: configure jwt.verifiers or latchkey's issuer")
+	}
+	return r, nil
+}
+
+func sortedKeys(m map[string]TokenVerifier) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Authenticate verifies the bearer token with each verifier in turn; the
+// first that accepts it names the principal. A request without a Bearer
+// Authorization header is no credentials. When every verifier refuses, the
+// first one's refusal is the answer, as 401 even for a malformed token.
+func (a *jwtAuth) Authenticate(r *http.Request) (*latchkey.Principal, error) {
+	raw, err := bearerToken(r.Header.Get("Authorization"))
+	if err != nil {
+		return nil, err
+	}
+	var first error
+	for _, v := range a.chain {
+		res, err := v.Verify(r.Context(), raw)
+		if err == nil {
+			return a.principal(r.Context(), res)
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		first = latchkey.Errorf(latchkey.EUNAUTHORIZED, "No JWT verifier serves this route.")
+	}
+	if latchkey.ErrorCode(first) == latchkey.EINVALID {
+		first = &latchkey.Error{Code: latchkey.EUNAUTHORIZED, Message: latchkey.ErrorMessage(first), Err: first}
+	}
+	return nil, first
+}
+
+var errBearerEmpty = latchkey.Errorf(latchkey.EUNAUTHORIZED, "The Bearer credentials are empty; send Authorization: Bearer <JWT>.")
+
+// bearerToken returns the token of an Authorization header of the Bearer
+// scheme (in any case). Another scheme, or none, is ErrNoCredentials.
+func bearerToken(header string) (string, error) {
+	const scheme = "Bearer "
+	if len(header) < len(scheme) || !strings.EqualFold(header[:len(scheme)], scheme) {
+		if strings.EqualFold(strings.TrimSpace(header), "bearer") {
+			return "", errBearerEmpty
+		}
+		return "", ErrNoCredentials
+	}
+	raw := strings.TrimSpace(header[len(scheme):])
+	if raw == "" {
+		return "", errBearerEmpty
+	}
+	return raw, nil
+}
+
+// principal makes the principal of a verified token. A user the store
+// holds under the same DIRECTORY\user lends their roles and abilities (and
+// their name, email and groups where the token has none); a disabled one is
+// refused.
+func (a *jwtAuth) principal(ctx context.Context, res *jwtverify.Result) (*latchkey.Principal, error) {
+	p := &latchkey.Principal{
+		Directory: res.Directory, Username: res.Username, DisplayName: res.DisplayName, Email: res.Email,
+		Groups: res.Groups, Claims: res.Claims, Method: latchkey.MethodJWT,
+		CredentialID: cmp.Or(res.JTI, res.KeyID), ExpiresAt: res.ExpiresAt,
+	}
+	u, roles, abilities, found, err := a.lookup(ctx, res.Directory, res.Username)
+	if err != nil || !found {
+		return p, err
+	}
+	if u.Disabled {
+		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The account %s is disabled.", u.QualifiedName())
+	}
+	p.UserID, p.Directory, p.Username = u.ID, u.Directory, u.Username
+	p.DisplayName, p.Email = cmp.Or(p.DisplayName, u.DisplayName), cmp.Or(p.Email, u.Email)
+	if len(p.Groups) == 0 {
+		p.Groups = u.Groups
+	}
+	p.Roles, p.Abilities = roles, abilities
+	return p, nil
+}
+
+// lookup is credential.Service.Access, remembering for absentFor the users
+// the store does not hold (most users of an identity provider), so that
+// their requests do not each cost a query.
+func (a *jwtAuth) lookup(ctx context.Context, dir, user string) (*latchkey.User, []string, []string, bool, error) {
+	if a.s.creds == nil {
+		return nil, nil, nil, false, nil
+	}
+	key := latchkey.NameKey(dir) + "\x00" + latchkey.NameKey(user)
+	if _, ok := a.absent.GetIfPresent(key); ok {
+		return nil, nil, nil, false, nil
+	}
+	u, roles, abilities, found, err := a.s.creds.Access(ctx, dir, user)
+	if err == nil && !found {
+		a.absent.Set(key, struct{}{})
+	}
+	return u, roles, abilities, found, err
+}

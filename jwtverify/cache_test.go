@@ -1,0 +1,107 @@
+package jwtverify
+
+import (
+	"context"
+	"crypto/sha256"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/latchkey/latchkey"
+)
+
+func TestCache(t *testing.T) {
+	k := keysOnce()
+	var now atomic.Pointer[time.Time]
+	now.Store(&testNow)
+	o := defaultOptions
+	o.now = func() time.Time { return *now.Load() }
+	v := newTest(t, qseow(t), nil, o)
+	ctx := context.Background()
+	tok := sign(t, jwt.SigningMethodRS256, k.rsa, "", claims(seedClaims(), "exp", unix(10*time.Minute)))
+
+	first, err := v.Verify(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := v.cache.GetIfPresent(sha256.Sum256([]byte(tok))); !ok {
+		t.Fatal("a verified token is not remembered")
+	}
+	second, err := v.Verify(ctx, tok)
+	if err != nil || second != first {
+		t.Fatalf("a repeated token was verified again: %p %p %v", first, second, err)
+	}
+	if fresh, err := v.VerifyUncached(ctx, tok); err != nil || fresh == first {
+		t.Fatalf("VerifyUncached answered from memory: %v", err)
+	}
+
+	// Refused tokens are not remembered.
+	bad := tok[:len(tok)-4] + "AAAA"
+	for range 2 {
+		_, err := v.Verify(ctx, bad)
+		wantCode(t, err, latchkey.EUNAUTHORIZED, "signature")
+	}
+	if _, ok := v.cache.GetIfPresent(sha256.Sum256([]byte(bad))); ok {
+		t.Fatal("a refused token is remembered")
+	}
+
+	// A remembered token still expires: within the leeway it passes, past
+	// it the answer from memory is refused.
+	later := testNow.Add(10*time.Minute + 20*time.Second)
+	now.Store(&later)
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatalf("within the leeway: %v", err)
+	}
+	later = testNow.Add(11 * time.Minute)
+	now.Store(&later)
+	_, err = v.Verify(ctx, tok)
+	wantCode(t, err, latchkey.EUNAUTHORIZED, "expired")
+	_, err = v.Verify(ctx, tok) // and again, now verified afresh
+	wantCode(t, err, latchkey.EUNAUTHORIZED, "expired")
+}
+
+// TestMutations: no change of one character makes a token verify.
+func TestMutations(t *testing.T) {
+	v := newTest(t, qseow(t), nil)
+	tok := sign(t, jwt.SigningMethodRS256, keysOnce().rsa, "", seedClaims())
+	for i := range len(tok) {
+		for _, c := range []byte{'A', 'B', 'Q', 'g', '_', '-', '.', '0'} {
+			if tok[i] == c {
+				continue
+			}
+			m := tok[:i] + string(c) + tok[i+1:]
+			if res, err := v.VerifyUncached(context.Background(), m); err == nil {
+				t.Fatalf("mutated at %d to %q, verified: %+v", i, c, res)
+			}
+		}
+	}
+}
+
+// FuzzVerify: no input panics, and none verifies but the token signed.
+func FuzzVerify(f *testing.F) {
+	k := keysOnce()
+	v := newTest(f, qseow(f), nil)
+	good := sign(f, jwt.SigningMethodRS256, k.rsa, "", seedClaims())
+	parts := strings.Split(good, ".")
+	f.Add(good)
+	f.Add(parts[0] + "." + parts[1] + ".")
+	f.Add(parts[0] + "." + parts[1])
+	f.Add(strings.Replace(good, ".", "..", 1))
+	f.Add(good + "A")
+	f.Add("eyJhbGciOiJub25lIn0.eyJ1c2VySWQiOiJnb3JhbiIsImV4cCI6OTk5OTk5OTk5OX0.")
+	f.Add("eyJhbGciOiJIUzI1NiJ9.e30.")
+	f.Add("...")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		res, err := v.Verify(context.Background(), s)
+		if err == nil && s != good {
+			t.Fatalf("%q verified: %+v", s, res)
+		}
+		if err != nil && (res != nil || latchkey.ErrorCode(err) != latchkey.EINVALID && latchkey.ErrorCode(err) != latchkey.EUNAUTHORIZED) {
+			t.Fatalf("%q: %+v, %v", s, res, err)
+		}
+	})
+}

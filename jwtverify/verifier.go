@@ -1,0 +1,258 @@
+// Package jwtverify checks JSON Web Tokens that others sign — an identity
+// provider, Qlik's qs-jwt tool — against one configured verifier: its keys
+// (PEM files, inline PEM, JWKS URLs, HMAC secrets), its algorithm allow-list,
+// its claim rules (exp, nbf, iat with leeway, aud, iss, maximum lifetime, the
+// qlik-cloud profile) and its mapping of claims onto a principal.
+//
+// Parsing and signature checks are golang-jwt's; JWK Sets are fetched,
+// cached and refreshed by keyfunc. Each key serves only the algorithms of
+// its own family, so an HMAC secret and a public key are never
+// interchangeable, and "none" is never accepted.
+//
+// Tokens verified once are remembered (by their SHA-256) until they expire,
+// so that a client that repeats its token costs one hash and a lookup.
+package jwtverify
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/maypok86/otter/v2"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/config"
+)
+
+// MaxTokenBytes is the longest token looked at; longer ones are refused
+// before parsing.
+const MaxTokenBytes = 16 << 10
+
+// Verifier checks the tokens of one configured verifier. It is safe for
+// concurrent use.
+type Verifier struct {
+	name      string
+	cfg       config.JWTVerifier
+	log       *slog.Logger
+	now       func() time.Time
+	static    []staticKey
+	jwks      *jwks // nil: no jwks_url
+	cancel    context.CancelFunc
+	parser    *jwt.Parser
+	validator *jwt.Validator
+	cache     *otter.Cache[[32]byte, *Result] // nil: no cache
+}
+
+// New builds the verifier c describes (as config.Load fills and validates
+// it). HMAC secrets are read with getenv (nil: os.Getenv). JWK Sets are fetched before New
+// returns — a URL that does not answer is logged, not fatal, and retried —
+// and refreshed in the background until Close or the end of ctx.
+func New(ctx context.Context, c config.JWTVerifier, getenv func(string) string, log *slog.Logger) (*Verifier, error) {
+	return newVerifier(ctx, c, getenv, log, defaultOptions)
+}
+
+func newVerifier(ctx context.Context, c config.JWTVerifier, getenv func(string) string, log *slog.Logger, o options) (*Verifier, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if c.Claims.User == "" {
+		c.Claims.User = "sub"
+	}
+	if c.Claims.DefaultDirectory == "" {
+		c.Claims.DefaultDirectory = latchkey.DefaultDirectory
+	}
+	v := &Verifier{name: c.Name, cfg: c, log: log, now: o.now}
+	fail := func(format string, args ...any) (*Verifier, error) {
+		return nil, fmt.Errorf("jwt verifier %s: "+format, append([]any{c.Name}, args...)...)
+	}
+	if len(c.Algorithms) == 0 {
+		return fail("algorithms: list the accepted algorithms, such as [RS256]")
+	}
+	for _, alg := range c.Algorithms {
+		if !slices.Contains(allAlgorithms(), alg) {
+			return fail("algorithms: %q is not an algorithm latchkey verifies", alg)
+		}
+	}
+	var urls []string
+	for i, k := range c.Keys {
+		if k.JWKSURL != "" {
+			urls = append(urls, k.JWKSURL)
+			continue
+		}
+		key, err := loadStatic(k, getenv)
+		if err != nil {
+			return fail("keys[%d]: %v", i, err)
+		}
+		if !slices.ContainsFunc(c.Algorithms, func(alg string) bool { return fits(alg, key) }) {
+			return fail("keys[%d]: an %s key serves none of the algorithms %v", i, family(key), c.Algorithms)
+		}
+		if b, ok := key.([]byte); ok && len(b) < 32 {
+			log.Warn("an HMAC secret shorter than 32 bytes is easy to guess", "verifier", c.Name, "key", i)
+		}
+		v.static = append(v.static, staticKey{kid: k.KeyID, key: key})
+	}
+	if len(urls) > 0 {
+		jctx, cancel := context.WithCancel(ctx)
+		jwks, err := newJWKS(jctx, urls, o, func(u string, err error) {
+			log.Warn("JWKS fetch failed; keeping the last good key set", "verifier", c.Name, "url", u, "err", err)
+		})
+		if err != nil {
+			cancel()
+			return fail("jwks_url: %v", err)
+		}
+		v.jwks, v.cancel = jwks, cancel
+	}
+	if len(v.static) == 0 && v.jwks == nil {
+		return fail("keys: give at least one key")
+	}
+	v.parser = jwt.NewParser(jwt.WithValidMethods(c.Algorithms), jwt.WithJSONNumber(), jwt.WithStrictDecoding(), jwt.WithoutClaimsValidation())
+	vopts := []jwt.ParserOption{jwt.WithLeeway(c.Leeway.D()), jwt.WithIssuedAt(), jwt.WithExpirationRequired(), jwt.WithTimeFunc(o.now)}
+	if len(c.Audience) > 0 {
+		vopts = append(vopts, jwt.WithAudience(c.Audience...))
+	}
+	if c.Issuer != "" {
+		vopts = append(vopts, jwt.WithIssuer(c.Issuer))
+	}
+	v.validator = jwt.NewValidator(vopts...)
+	if o.cacheSize > 0 {
+		leeway := c.Leeway.D()
+		v.cache = otter.Must(&otter.Options[[32]byte, *Result]{
+			MaximumSize: o.cacheSize,
+			ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[[32]byte, *Result]) time.Duration {
+				return time.Until(e.Value.ExpiresAt) + leeway
+			}),
+		})
+	}
+	return v, nil
+}
+
+func allAlgorithms() []string {
+	var all []string
+	for _, algs := range config.JWTAlgorithms {
+		all = append(all, algs...)
+	}
+	return all
+}
+
+// Name returns the verifier's configured name.
+func (v *Verifier) Name() string { return v.name }
+
+// Close stops the background refresh of JWK Sets and the cache's work.
+func (v *Verifier) Close() {
+	if v.cancel != nil {
+		v.cancel()
+	}
+	if v.cache != nil {
+		v.cache.StopAllGoroutines()
+	}
+}
+
+// Verify checks raw and says whose token it is. A string that is not a JWT,
+// lacks a required claim or has one of the wrong type is EINVALID; a bad
+// signature, an unknown key, a refused algorithm, an expired or not yet
+// valid token, a wrong audience or issuer and too long a lifetime are
+// EUNAUTHORIZED. Messages never repeat the token. A token verified before
+// is answered from memory until it expires; the Result is shared and must
+// not be modified.
+func (v *Verifier) Verify(ctx context.Context, raw string) (*Result, error) {
+	if len(raw) > MaxTokenBytes {
+		return nil, errTooLong
+	}
+	if v.cache == nil {
+		return v.verify(ctx, raw)
+	}
+	h := sha256.Sum256([]byte(raw))
+	if res, ok := v.cache.GetIfPresent(h); ok {
+		if !v.now().Before(res.ExpiresAt.Add(v.cfg.Leeway.D())) {
+			v.cache.Invalidate(h)
+			return nil, errExpired
+		}
+		return res, nil
+	}
+	res, err := v.verify(ctx, raw)
+	if err == nil {
+		v.cache.Set(h, res)
+	}
+	return res, err
+}
+
+// VerifyUncached is Verify without the memory of verified tokens: every
+// call parses the token and checks its signature.
+func (v *Verifier) VerifyUncached(ctx context.Context, raw string) (*Result, error) {
+	if len(raw) > MaxTokenBytes {
+		return nil, errTooLong
+	}
+	return v.verify(ctx, raw)
+}
+
+func (v *Verifier) verify(ctx context.Context, raw string) (*Result, error) {
+	claims := jwt.MapClaims{}
+	tok, err := v.parser.ParseWithClaims(raw, claims, v.keyfunc(ctx))
+	if err != nil {
+		return nil, v.parseError(tok, err)
+	}
+	if err := v.checkShape(tok, claims); err != nil {
+		return nil, err
+	}
+	if err := v.validator.Validate(claims); err != nil {
+		return nil, claimsError(err)
+	}
+	if err := v.checkLifetime(claims); err != nil {
+		return nil, err
+	}
+	if err := v.checkProfile(claims); err != nil {
+		return nil, err
+	}
+	return v.result(tok, claims)
+}
+
+// parseError classifies an error of golang-jwt's parser, which has checked
+// the form, the algorithm, the key and the signature (not the claims).
+func (v *Verifier) parseError(tok *jwt.Token, err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return latchkey.Wrap(err, latchkey.EINVALID, "The bearer token is not a JWT.")
+	case tok != nil && tok.Method != nil && !slices.Contains(v.cfg.Algorithms, tok.Method.Alg()):
+		return latchkey.Wrap(err, latchkey.EUNAUTHORIZED, fmt.Sprintf("The token's algorithm %s is not accepted.", tok.Method.Alg()))
+	case errors.Is(err, errUnknownKey):
+		return latchkey.Wrap(err, latchkey.EUNAUTHORIZED, "The token's signing key is not known.")
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return latchkey.Wrap(err, latchkey.EUNAUTHORIZED, "The token's signature is not valid.")
+	}
+	// An unknown or missing alg, or a failed key lookup.
+	return latchkey.Wrap(err, latchkey.EUNAUTHORIZED, "The token's algorithm is not accepted.")
+}
+
+var (
+	errTooLong = latchkey.Errorf(latchkey.EINVALID, "The bearer token is longer than %d KiB.", MaxTokenBytes>>10)
+	errExpired = latchkey.Errorf(latchkey.EUNAUTHORIZED, "The token has expired.")
+)
+
+// claimsError classifies an error of golang-jwt's claim validator. The
+// claims' presence and types were checked before, so what is left is time,
+// audience and issuer.
+func claimsError(err error) error {
+	msg := "The token's claims are not accepted."
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		msg = "The token has expired."
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		msg = "The token is not valid yet."
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		msg = "The token's audience is not accepted."
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		msg = "The token's issuer is not accepted."
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return latchkey.Wrap(err, latchkey.EINVALID, "The token lacks a required claim.")
+	}
+	return latchkey.Wrap(err, latchkey.EUNAUTHORIZED, msg)
+}
