@@ -11,17 +11,19 @@ import "time"
 // Config is the whole configuration of one latchkey node.
 type Config struct {
 	// DataDir holds the SQLite database and the generated TLS certificate.
-	DataDir   string     `yaml:"data_dir"`
-	Store     Store      `yaml:"store"`
-	Log       Log        `yaml:"log"`
-	Admin     Admin      `yaml:"admin"`
-	Server    Server     `yaml:"server"`
-	Sessions  Sessions   `yaml:"sessions"`
-	APIKeys   APIKeys    `yaml:"api_keys"`
-	Login     Login      `yaml:"login"`
-	JWT       JWT        `yaml:"jwt"`
-	Listeners []Listener `yaml:"listeners"`
-	Routes    []Route    `yaml:"routes"`
+	DataDir  string   `yaml:"data_dir"`
+	Store    Store    `yaml:"store"`
+	Log      Log      `yaml:"log"`
+	Admin    Admin    `yaml:"admin"`
+	Server   Server   `yaml:"server"`
+	Sessions Sessions `yaml:"sessions"`
+	APIKeys  APIKeys  `yaml:"api_keys"`
+	Login    Login    `yaml:"login"`
+	JWT      JWT      `yaml:"jwt"`
+	// Certificates says how client certificates map to principals.
+	Certificates Certificates `yaml:"certificates"`
+	Listeners    []Listener   `yaml:"listeners"`
+	Routes       []Route      `yaml:"routes"`
 
 	// File is the path the configuration was read from; "" for the
 	// embedded default.
@@ -61,6 +63,10 @@ type Server struct {
 	IdleTimeout       Duration `yaml:"idle_timeout"`        // default 2m
 	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`    // default 15s: how long in-flight requests may drain
 	MaxHeaderBytes    int      `yaml:"max_header_bytes"`    // default 65536
+	// ForwardAuthPath answers forward-auth requests of a proxy in front
+	// (nginx auth_request, Traefik ForwardAuth, Caddy forward_auth, Envoy
+	// ext_authz); default /auth/verify; "-" serves none.
+	ForwardAuthPath string `yaml:"forward_auth_path"`
 }
 
 // Sessions configures the sessions that a login opens (seed 004's
@@ -213,6 +219,32 @@ type TLS struct {
 	// cross the network in the clear: only for a trusted network, such as
 	// behind a TLS-terminating proxy on the same host.
 	InsecurePlainHTTP bool `yaml:"insecure_plain_http"`
+	// ClientCAFile holds the PEM certificate(s) of the CA that signs
+	// client certificates.
+	ClientCAFile string `yaml:"client_ca_file"`
+	// ClientAuth is "none" (default), "optional" (a certificate, if sent,
+	// must verify against client_ca_file) or "require" (no connection
+	// without one).
+	ClientAuth string `yaml:"client_auth"`
+}
+
+// Certificates maps verified client certificates to principals (the cert
+// method), as Qlik's QRS does on port 4242 (seed 003).
+type Certificates struct {
+	// Identity is what names the user: "cn" (default, the subject's common
+	// name), "san-email", "san-dns", "san-uri" (the first of those SANs)
+	// or "fingerprint" (hex SHA-256 of the certificate).
+	Identity string `yaml:"identity"`
+	// Directory is the user directory of certificate principals; default
+	// INTERNAL.
+	Directory string `yaml:"directory"`
+	// Trusted lists the certificates that may act as the user named in
+	// the impersonation header: "cn:NAME" or "sha256:HEX". Every other
+	// request has the header stripped and ignored.
+	Trusted []string `yaml:"trusted"`
+	// ImpersonationHeader is the header a trusted certificate names its
+	// user in; default X-Qlik-User ("UserDirectory=X; UserId=Y").
+	ImpersonationHeader string `yaml:"impersonation_header"`
 }
 
 // Route sends requests whose path starts with Prefix to Upstream.
@@ -241,6 +273,19 @@ type Route struct {
 	Xrfkey bool `yaml:"xrfkey"`
 	// StripXrfkey removes the Xrfkey parameter before the upstream.
 	StripXrfkey bool `yaml:"strip_xrfkey"`
+	// Host, when given, limits the route to requests for that host (the
+	// port is ignored; compared case-insensitively).
+	Host string `yaml:"host"`
+	// Methods, when given, limits the route to those HTTP methods.
+	Methods []string `yaml:"methods"`
+	// Listeners, when given, limits the route to those listeners (by name).
+	Listeners []string `yaml:"listeners"`
+	// Timeout bounds the wait for the upstream's response headers;
+	// default 60s. Bodies stream without a limit.
+	Timeout Duration `yaml:"timeout"`
+	// UpstreamJWT passes the principal to the upstream also as a
+	// short-lived JWT signed by latchkey, in X-Latchkey-Jwt.
+	UpstreamJWT bool `yaml:"upstream_jwt"`
 }
 
 // Duration is a time.Duration written in YAML as "90s", "15m" or "2h".

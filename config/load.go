@@ -213,6 +213,10 @@ func (c *Config) setDefaults() {
 	num(&c.Login.MaxAddressFailures, "login.max_address_failures", 100)
 	dur(&c.Login.FailureWindow, "login.failure_window", Duration(15*time.Minute))
 	c.jwtDefaults(str, dur)
+	str(&c.Server.ForwardAuthPath, "server.forward_auth_path", "/auth/verify")
+	str(&c.Certificates.Identity, "certificates.identity", "cn")
+	str(&c.Certificates.Directory, "certificates.directory", "INTERNAL")
+	str(&c.Certificates.ImpersonationHeader, "certificates.impersonation_header", "X-Qlik-User")
 	if len(c.Listeners) == 0 {
 		c.Listeners = []Listener{{}}
 		str(&c.Listeners[0].Address, "listeners[0].address", "127.0.0.1:8443")
@@ -225,10 +229,12 @@ func (c *Config) setDefaults() {
 		}
 		str(&l.Name, p+".name", name)
 		str(&l.TLS.MinVersion, p+".tls.min_version", "1.2")
+		str(&l.TLS.ClientAuth, p+".tls.client_auth", "none")
 	}
 	for i := range c.Routes {
 		r, p := &c.Routes[i], "routes["+strconv.Itoa(i)+"]"
 		str(&r.Name, p+".name", r.Prefix)
+		dur(&r.Timeout, p+".timeout", Duration(time.Minute))
 	}
 }
 
@@ -249,6 +255,7 @@ func (c *Config) resolvePaths(dir string) {
 		p := "listeners[" + strconv.Itoa(i) + "].tls."
 		abs(&c.Listeners[i].TLS.CertFile, p+"cert_file")
 		abs(&c.Listeners[i].TLS.KeyFile, p+"key_file")
+		abs(&c.Listeners[i].TLS.ClientCAFile, p+"client_ca_file")
 	}
 }
 

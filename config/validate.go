@@ -28,6 +28,7 @@ func (c *Config) Validate(authMethods []string) error {
 	v.name("admin.directory", "admin directory", c.Admin.Directory)
 	v.name("admin.username", "admin username", c.Admin.Username)
 	v.server(c.Server)
+	v.certificates(c.Certificates)
 	v.sessions(c.Sessions)
 	v.apiKeys(c.APIKeys)
 	v.login(c.Login)
@@ -41,6 +42,7 @@ func (c *Config) Validate(authMethods []string) error {
 		p := fmt.Sprintf("routes[%d]", i)
 		v.route(p, i, r, names, prefixes, authMethods)
 		v.routeJWT(p, r, c.JWT.Verifiers)
+		v.routeScope(p, r, c.Listeners)
 	}
 	return errors.Join(v.errs...)
 }
@@ -190,6 +192,15 @@ func (v *validator) listener(p string, i int, l Listener, names, addrs map[strin
 			"remove either them or insecure_plain_http")
 	}
 	v.oneOf(p+".tls.min_version", t.MinVersion, "1.2", "1.3")
+	v.oneOf(p+".tls.client_auth", t.ClientAuth, "none", "optional", "require")
+	switch {
+	case t.ClientAuth != "none" && t.ClientCAFile == "" && t.ClientAuth != "":
+		v.add(p+".tls.client_ca_file", "is required with client_auth %s: give the PEM file of the CA that signs client certificates", t.ClientAuth)
+	case t.ClientAuth == "none" && t.ClientCAFile != "":
+		v.add(p+".tls.client_auth", "is none, so client_ca_file would be unused; set optional or require")
+	case t.InsecurePlainHTTP && t.ClientAuth != "none":
+		v.add(p+".tls.client_auth", "needs TLS; remove insecure_plain_http")
+	}
 }
 
 // checkAddress returns what is wrong with a host:port, or "".
@@ -214,11 +225,11 @@ func checkAddress(addr string) string {
 func (v *validator) route(p string, i int, r Route, names, prefixes map[string]int, methods []string) {
 	if msg := checkPrefix(r.Prefix); msg != "" {
 		v.add(p+".prefix", "%s", msg)
-	} else if j, dup := prefixes[normPrefix(r.Prefix)]; dup {
-		v.add(p+".prefix", "%q is the same prefix as routes[%d] (a trailing slash makes no difference); "+
-			"give each prefix once", r.Prefix, j)
+	} else if j, dup := prefixes[routeKey(r)]; dup {
+		v.add(p+".prefix", "%q is the same prefix as routes[%d] (a trailing slash makes no difference) "+
+			"for the same host, methods and listeners; give each once", r.Prefix, j)
 	} else {
-		prefixes[normPrefix(r.Prefix)] = i
+		prefixes[routeKey(r)] = i
 	}
 	if r.Name == "" && r.Prefix != "" {
 		v.add(p+".name", "must not be empty; leave it out to use the prefix")
