@@ -8,7 +8,7 @@ import (
 )
 
 // TestExamples loads every configuration in examples/: each must be valid
-// for a build with the session, basic, apikey and jwt methods.
+// for a build with the session, basic, apikey, jwt and cert methods.
 func TestExamples(t *testing.T) {
 	files, err := filepath.Glob("../examples/*.yaml")
 	if err != nil {
@@ -19,7 +19,7 @@ func TestExamples(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			c, err := Load(f, Options{AuthMethods: []string{"session", "basic", "apikey", "jwt"},
+			c, err := Load(f, Options{AuthMethods: []string{"session", "basic", "apikey", "jwt", "cert"},
 				Getenv: func(string) string { return "" }})
 			if err != nil {
 				t.Fatalf("%v", err)
@@ -67,5 +67,27 @@ func TestExamplesAPIKey(t *testing.T) {
 	r := c.Routes[0]
 	if c.APIKeys.Header != "X-Api-Key" || r.Prefix != "/api/" || strings.Join(r.Auth, ",") != "apikey" || r.AllowAnonymous {
 		t.Errorf("api_keys %+v, route %+v", c.APIKeys, r)
+	}
+}
+
+// TestExamplesQlikQRS checks that examples/qlik-qrs-certificates.yaml says
+// what seed 003 needs.
+func TestExamplesQlikQRS(t *testing.T) {
+	c, err := Load("../examples/qlik-qrs-certificates.yaml", Options{AuthMethods: []string{"cert"},
+		Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, r := c.Listeners[0], c.Routes[0]
+	if l.Address != "127.0.0.1:4242" || l.TLS.ClientAuth != "require" ||
+		l.TLS.ClientCAFile != filepath.Join("..", "examples", "certs", "root.pem") || filepath.Base(l.TLS.CertFile) != "server.pem" {
+		t.Errorf("listener %+v", l)
+	}
+	if r.Prefix != "/qrs/" || strings.Join(r.Auth, ",") != "cert" || !r.Xrfkey || strings.Join(r.Listeners, ",") != l.Name {
+		t.Errorf("route %+v", r)
+	}
+	if strings.Join(c.Certificates.Trusted, ",") != "cn:QlikClient" || c.Certificates.ImpersonationHeader != "X-Qlik-User" ||
+		c.Certificates.Directory != "INTERNAL" {
+		t.Errorf("certificates %+v", c.Certificates)
 	}
 }

@@ -59,7 +59,8 @@ type Service struct {
 	cacheKey  []byte // HMAC key of the password cache, random per process
 
 	users     *otter.Cache[int64, *userEntry]
-	names     *otter.Cache[string, int64] // "dirkey\x00userkey" → user id
+	names     *otter.Cache[string, int64]    // "dirkey\x00userkey" → user id
+	absent    *otter.Cache[string, struct{}] // "dirkey\x00userkey" of users not in the store
 	keys      *otter.Cache[string, *keyEntry]
 	sessions  *otter.Cache[[32]byte, *sessionEntry]
 	passwords *otter.Cache[[32]byte, int64] // HMAC(user id, stored hash, password) → user id
@@ -103,6 +104,7 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 		cacheKey:  randomBytes(32),
 		users:     newCache[int64, *userEntry](cfg.CacheSize, 10*time.Minute),
 		names:     newCache[string, int64](cfg.CacheSize, 10*time.Minute),
+		absent:    newCache[string, struct{}](cfg.CacheSize, absentFor),
 		keys:      newCache[string, *keyEntry](cfg.CacheSize, 10*time.Minute),
 		sessions:  newCache[[32]byte, *sessionEntry](cfg.CacheSize, 10*time.Minute),
 		passwords: newCache[[32]byte, int64](cfg.CacheSize, cfg.PasswordCacheTTL),
@@ -134,7 +136,7 @@ func (s *Service) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s.touch.flush(ctx)
-	for _, c := range []interface{ StopAllGoroutines() bool }{s.users, s.names, s.keys, s.sessions, s.passwords} {
+	for _, c := range []interface{ StopAllGoroutines() bool }{s.users, s.names, s.absent, s.keys, s.sessions, s.passwords} {
 		c.StopAllGoroutines()
 	}
 	s.accounts.close()
@@ -202,6 +204,7 @@ func (s *Service) dropAll() {
 		e.stale.Store(true)
 	}
 	s.users.InvalidateAll()
+	s.absent.InvalidateAll()
 	s.names.InvalidateAll()
 	s.keys.InvalidateAll()
 	s.sessions.InvalidateAll()

@@ -3,9 +3,16 @@ package credential
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey"
 )
+
+// absentFor is how long a user found absent from the store is taken as
+// absent, so that the many users of an identity provider who are not in
+// the store do not each cost a query per request. A user created meanwhile
+// gets their roles after at most this long.
+const absentFor = 30 * time.Second
 
 // Access finds the user DIRECTORY\username (compared case-insensitively)
 // with their roles and abilities, from memory when seen recently, for a
@@ -17,9 +24,13 @@ func (s *Service) Access(ctx context.Context, directory, username string) (u *la
 		return nil, nil, nil, false, nil
 	}
 	key := latchkey.NameKey(directory) + "\x00" + latchkey.NameKey(username)
+	if _, ok := s.absent.GetIfPresent(key); ok {
+		return nil, nil, nil, false, nil
+	}
 	e, err := s.userByKey(ctx, directory+`\`+username, key)
 	switch {
 	case latchkey.ErrorCode(err) == latchkey.ENOTFOUND:
+		s.absent.Set(key, struct{}{})
 		return nil, nil, nil, false, nil
 	case err != nil:
 		return nil, nil, nil, false, err

@@ -49,7 +49,7 @@ func TestRouteAbilities(t *testing.T) {
 }
 
 func TestMethodNames(t *testing.T) {
-	if got := strings.Join(MethodNames(), ","); got != "session,basic,apikey,jwt" {
+	if got := strings.Join(MethodNames(), ","); got != "session,basic,apikey,jwt,cert" {
 		t.Fatalf("MethodNames() = %s", got)
 	}
 	// Without a credential service none of them is available.

@@ -54,6 +54,10 @@ type Server struct {
 	// the JWT login (seed 002) and the JWT session exchange (seed 000).
 	jwks, jwtLogin, jwtSession http.Handler
 
+	// forwardAuth answers a proxy in front that asks whether to let a
+	// request through (nil: not served).
+	forwardAuth *forwardAuth
+
 	listeners []*listener
 }
 
@@ -101,6 +105,7 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 	if err := s.buildJWTEndpoints(d); err != nil {
 		return nil, err
 	}
+	s.forwardAuth = newForwardAuth(s)
 	s.handler = s.logRequests(s.dispatch(map[string]http.Handler{
 		"/healthz": s.handle(s.healthz),
 		"/readyz":  s.handle(s.readyz),
@@ -110,7 +115,8 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 }
 
 // dispatch serves latchkey's own endpoints and sends everything else to the
-// routes: /healthz, /readyz and /metrics for GET and HEAD; the JWKS, the
+// routes: /healthz, /readyz and /metrics for GET and HEAD; the forward-auth
+// path (and, for Envoy, every path below it) for every method; the JWKS, the
 // JWT login and JWT session paths, and the login and logout paths for every
 // method (they answer 405 but to their own); and every clean path under the
 // API key prefix. No path cleaning or redirects happen here: the router
@@ -121,6 +127,11 @@ func (s *Server) dispatch(own map[string]http.Handler) http.Handler {
 		if h, ok := own[p]; ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			setRouteName(r, p[1:])
 			h.ServeHTTP(w, r)
+			return
+		}
+		if s.forwardAuth != nil && s.forwardAuth.owns(p) {
+			setRouteName(r, "forward_auth")
+			s.forwardAuth.ServeHTTP(w, r)
 			return
 		}
 		if h, name := s.jwtEndpoint(p); h != nil {
@@ -193,6 +204,9 @@ func (s *Server) Listen() error {
 			IdleTimeout:       s.cfg.Server.IdleTimeout.D(),
 			MaxHeaderBytes:    s.cfg.Server.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+			// Requests carry the name of the listener they arrived on,
+			// which routes may be limited to.
+			BaseContext: func(net.Listener) context.Context { return WithListener(context.Background(), lc.Name) },
 		}
 		s.listeners = append(s.listeners, &listener{name: lc.Name, ln: ln, srv: srv, tls: tlsConf != nil})
 	}
@@ -254,7 +268,24 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	s.routes.upstreams.closeIdle()
 	return err
+}
+
+type listenerKey struct{}
+
+// WithListener returns a context for requests that arrived on the named
+// listener. Listen gives every request its listener's; a handler served
+// otherwise (Handler, in tests and embedding) may set it with this, else
+// its requests match only routes that name no listeners.
+func WithListener(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, listenerKey{}, name)
+}
+
+// listenerOf returns the name of the listener a request arrived on, or "".
+func listenerOf(ctx context.Context) string {
+	name, _ := ctx.Value(listenerKey{}).(string)
+	return name
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {

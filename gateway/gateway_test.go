@@ -44,7 +44,8 @@ func testConfig(routes ...config.Route) *config.Config {
 			ShutdownTimeout:   config.Duration(5 * time.Second),
 			MaxHeaderBytes:    65536,
 		},
-		Routes: routes,
+		Routes:       routes,
+		Certificates: config.Certificates{ImpersonationHeader: "X-Qlik-User"},
 	}
 }
 
@@ -82,7 +83,7 @@ func TestRouteMatch(t *testing.T) {
 		{"/api/v1/x", "api", "/v1/x"},
 	}
 	for _, tt := range tests {
-		r, up := s.routes.match(tt.path)
+		r, up, _ := s.routes.match(target{method: "GET", path: tt.path})
 		if r == nil || r.name != tt.route || up != tt.upstream {
 			name := "<nil>"
 			if r != nil {
@@ -189,6 +190,7 @@ func TestProxyIdentityHeaders(t *testing.T) {
 	req.Header.Set("X-Latchkey-User", "evil")
 	req.Header.Set("x-latchkey-directory", "EVIL")
 	req.Header.Set("X-Latchkey-Anything", "spoofed")
+	req.Header.Set("X-Qlik-User", "UserDirectory=INTERNAL; UserId=sa_repository")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +205,7 @@ func TestProxyIdentityHeaders(t *testing.T) {
 	}
 	want := map[string]string{
 		HeaderUser: "goran", HeaderDirectory: "LAB", HeaderName: "Göran Sander", HeaderGroups: "a,b",
-		HeaderMethod: "test", HeaderKeyID: "cred1", "X-Latchkey-Anything": "",
+		HeaderMethod: "test", HeaderKeyID: "cred1", "X-Latchkey-Anything": "", "X-Qlik-User": "",
 	}
 	for k, v := range want {
 		if g := got.Header.Get(k); g != v {

@@ -23,13 +23,17 @@ const (
 	headerGroupsJoin = ","
 )
 
-// setIdentity removes every X-Latchkey-* header from h and sets the
-// principal's.
-func setIdentity(h http.Header, p *latchkey.Principal) {
+// setIdentity removes every X-Latchkey-* header from h, and the headers
+// named in strip (the impersonation header, certificates.impersonation_header),
+// and sets the principal's.
+func setIdentity(h http.Header, p *latchkey.Principal, strip ...string) {
 	for k := range h {
 		if len(k) >= len(identityPrefix) && strings.EqualFold(k[:len(identityPrefix)], identityPrefix) {
 			delete(h, k)
 		}
+	}
+	for _, k := range strip {
+		h.Del(k)
 	}
 	h.Set(HeaderMethod, p.Method)
 	if p.IsAnonymous() {

@@ -7,28 +7,19 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
-
-	"github.com/maypok86/otter/v2"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/jwtverify"
 )
 
-// absentFor is how long a JWT user found absent from the store is taken as
-// absent; a user created meanwhile gets their roles on JWT requests after
-// at most this long.
-const absentFor = 30 * time.Second
-
 // jwtAuth is the method "jwt": a JWT in "Authorization: Bearer <token>"
 // (seed 000's QSEoW virtual proxy), checked by the route's verifiers in
 // order. The entry in Server.methods is a template; each route gets its own
 // (routeScoped) with the verifiers that its jwt_verifiers name.
 type jwtAuth struct {
-	s      *Server
-	chain  []TokenVerifier
-	absent *otter.Cache[string, struct{}] // users not in the store, shared by every route
+	s     *Server
+	chain []TokenVerifier
 }
 
 // routeScoped is an Authenticator that each route needs its own of.
@@ -37,10 +28,7 @@ type routeScoped interface {
 }
 
 func newJWTAuth(s *Server) Authenticator {
-	return &jwtAuth{s: s, absent: otter.Must(&otter.Options[string, struct{}]{
-		MaximumSize:      100_000,
-		ExpiryCalculator: otter.ExpiryWriting[string, struct{}](absentFor),
-	})}
+	return &jwtAuth{s: s}
 }
 
 // Method returns "jwt".
@@ -67,7 +55,7 @@ func (a *jwtAuth) forRoute(c config.Route) (Authenticator, error) {
 			names = append(names, config.OwnVerifier)
 		}
 	}
-	r := &jwtAuth{s: a.s, absent: a.absent}
+	r := &jwtAuth{s: a.s}
 	for _, name := range names {
 		v, ok := a.s.verifiers[name]
 		if name == config.OwnVerifier && a.s.issuer != nil {
@@ -150,7 +138,7 @@ func (a *jwtAuth) principal(ctx context.Context, res *jwtverify.Result) (*latchk
 		Groups: res.Groups, Claims: res.Claims, Method: latchkey.MethodJWT,
 		CredentialID: cmp.Or(res.JTI, res.KeyID), ExpiresAt: res.ExpiresAt,
 	}
-	u, roles, abilities, found, err := a.lookup(ctx, res.Directory, res.Username)
+	u, roles, abilities, found, err := a.s.access(ctx, res.Directory, res.Username)
 	if err != nil || !found {
 		return p, err
 	}
@@ -164,22 +152,4 @@ func (a *jwtAuth) principal(ctx context.Context, res *jwtverify.Result) (*latchk
 	}
 	p.Roles, p.Abilities = roles, abilities
 	return p, nil
-}
-
-// lookup is credential.Service.Access, remembering for absentFor the users
-// the store does not hold (most users of an identity provider), so that
-// their requests do not each cost a query.
-func (a *jwtAuth) lookup(ctx context.Context, dir, user string) (*latchkey.User, []string, []string, bool, error) {
-	if a.s.creds == nil {
-		return nil, nil, nil, false, nil
-	}
-	key := latchkey.NameKey(dir) + "\x00" + latchkey.NameKey(user)
-	if _, ok := a.absent.GetIfPresent(key); ok {
-		return nil, nil, nil, false, nil
-	}
-	u, roles, abilities, found, err := a.s.creds.Access(ctx, dir, user)
-	if err == nil && !found {
-		a.absent.Set(key, struct{}{})
-	}
-	return u, roles, abilities, found, err
 }

@@ -42,7 +42,7 @@ func benchRouteDecision(b *testing.B, cached bool) {
 		b.Fatal(err)
 	}
 	r := request("GET", "/jwt/qrs/about", "", "Authorization", "Bearer "+bearerJWT(b, "qs"))
-	rte, _ := f.s.routes.match(r.URL.Path)
+	rte, _, _ := f.s.routes.match(targetOf(r))
 	decide := func() {
 		p, err := rte.authenticate(r, f.s.metrics)
 		if err == nil {

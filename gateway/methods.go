@@ -12,11 +12,12 @@ var builtins = []struct {
 	{latchkey.MethodBasic, newBasicAuth},
 	{latchkey.MethodAPIKey, newAPIKeyAuth},
 	{latchkey.MethodJWT, newJWTAuth},
+	{latchkey.MethodCert, newCertAuth},
 }
 
 // MethodNames lists the authentication methods that New builds from the
 // credential service, for configuration validation: session, basic, apikey,
-// jwt.
+// jwt, cert.
 func MethodNames() []string {
 	names := make([]string, len(builtins))
 	for i, b := range builtins {

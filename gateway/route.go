@@ -1,12 +1,12 @@
 package gateway
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey"
@@ -27,6 +27,13 @@ type route struct {
 	upstream    http.Handler // reverse proxy or echo
 	xrfkey      bool         // the Xrfkey guard runs before authentication
 	stripXrfkey bool         // the Xrfkey parameter does not reach the upstream
+	upstreamJWT bool         // the principal also goes upstream as a latchkey-signed JWT
+
+	// The route's scope: requests for another host, with another method or
+	// on another listener pass it by. Empty means any.
+	host      string // lower case, without a port
+	methods   []string
+	listeners []string
 }
 
 // useMethods sets the route's authenticators from their names.
@@ -45,10 +52,12 @@ func (r *route) useMethods(names []string, methods map[string]Authenticator) err
 	return nil
 }
 
-// router matches a request to the route with the longest prefix.
+// router matches a request to the route with the longest prefix among
+// those whose scope takes it.
 type router struct {
-	routes []*route // longest prefix first
-	s      *Server
+	routes    []*route // longest prefix first; of equal prefixes, the narrowest scope first
+	upstreams upstreams
+	s         *Server
 }
 
 func newRouter(cfgs []config.Route, methods map[string]Authenticator, s *Server) (*router, error) {
@@ -62,6 +71,10 @@ func newRouter(cfgs []config.Route, methods map[string]Authenticator, s *Server)
 			abilities:   c.Abilities,
 			xrfkey:      c.Xrfkey,
 			stripXrfkey: c.Xrfkey && c.StripXrfkey,
+			upstreamJWT: c.UpstreamJWT,
+			host:        strings.ToLower(c.Host),
+			methods:     c.Methods,
+			listeners:   c.Listeners,
 		}
 		if err := r.useMethods(c.Auth, methods); err != nil {
 			return nil, err
@@ -74,6 +87,9 @@ func newRouter(cfgs []config.Route, methods map[string]Authenticator, s *Server)
 				}
 			}
 		}
+		if c.UpstreamJWT && s.issuer == nil {
+			return nil, fmt.Errorf("route %s: upstream_jwt needs latchkey's token issuer, and there is none", c.Name)
+		}
 		if c.Upstream == "echo" {
 			r.upstream = echoHandler{route: c.Name}
 		} else {
@@ -81,37 +97,102 @@ func newRouter(cfgs []config.Route, methods map[string]Authenticator, s *Server)
 			if err != nil {
 				return nil, fmt.Errorf("route %s: upstream: %w", c.Name, err)
 			}
-			r.upstream = s.proxy(target)
+			r.upstream = s.proxy(target, rt.upstreams.transport(target, c.Timeout.D()))
 		}
 		rt.routes = append(rt.routes, r)
 	}
-	sort.SliceStable(rt.routes, func(i, j int) bool { return len(rt.routes[i].prefix) > len(rt.routes[j].prefix) })
+	slices.SortStableFunc(rt.routes, func(a, b *route) int {
+		return cmp.Or(cmp.Compare(len(b.prefix), len(a.prefix)), cmp.Compare(b.narrowness(), a.narrowness()))
+	})
 	return rt, nil
 }
 
-// match returns the route for p and the path the upstream sees. A prefix
-// matches with and without its trailing slash: /qrs/about and /qrs/about/.
-func (rt *router) match(p string) (*route, string) {
-	for _, r := range rt.routes {
-		if r.prefix == "" {
-			return r, p
+// narrowness ranks routes of one prefix: one that names its host, its
+// listeners or its methods is tried before one that takes any.
+func (r *route) narrowness() int {
+	n := 0
+	for i, limited := range []bool{len(r.methods) > 0, len(r.listeners) > 0, r.host != ""} {
+		if limited {
+			n |= 1 << i
 		}
-		if !strings.HasPrefix(p, r.prefix) {
+	}
+	return n
+}
+
+// target is what a request is routed by.
+type target struct {
+	host     string // without the port
+	method   string
+	listener string // "" when served outside Listen (tests, embedding)
+	path     string
+}
+
+func targetOf(r *http.Request) target {
+	return target{host: hostOnly(r.Host), method: r.Method, listener: listenerOf(r.Context()), path: r.URL.Path}
+}
+
+// hostOnly returns the host of a Host header without its port, brackets
+// or trailing dot: example.com:8443 → example.com, [::1]:8443 → ::1. (It
+// allocates nothing: it runs on every request.)
+func hostOnly(h string) string {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		if h[0] == '[' || strings.IndexByte(h, ':') == i { // not an unbracketed IPv6 address
+			h = h[:i]
+		}
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return strings.TrimSuffix(h, ".")
+}
+
+// takes reports whether the route's host and listeners admit t.
+func (r *route) takes(t target) bool {
+	return (r.host == "" || strings.EqualFold(r.host, t.host)) &&
+		(len(r.listeners) == 0 || slices.Contains(r.listeners, t.listener))
+}
+
+// allows reports whether the route answers method; listing GET allows HEAD.
+func (r *route) allows(method string) bool {
+	return len(r.methods) == 0 || slices.Contains(r.methods, method) ||
+		method == http.MethodHead && slices.Contains(r.methods, http.MethodGet)
+}
+
+// upstreamPath returns the path the upstream sees for p, and whether the
+// route's prefix matches p at all. A prefix matches with and without its
+// trailing slash: /qrs/about and /qrs/about/.
+func (r *route) upstreamPath(p string) (string, bool) {
+	if r.prefix == "" {
+		return p, true
+	}
+	rest, ok := strings.CutPrefix(p, r.prefix)
+	if !ok || rest != "" && rest[0] != '/' {
+		return "", false // /jwtx does not match /jwt
+	}
+	if !r.strip {
+		return p, true
+	}
+	return cmp.Or(rest, "/"), true
+}
+
+// match returns the route for t and the path the upstream sees. When no
+// route matches but some would for another method, it returns the methods
+// those allow instead, for a 405.
+func (rt *router) match(t target) (*route, string, []string) {
+	var allow []string
+	for _, r := range rt.routes {
+		up, ok := r.upstreamPath(t.path)
+		if !ok || !r.takes(t) {
 			continue
 		}
-		rest := p[len(r.prefix):]
-		if rest != "" && rest[0] != '/' {
-			continue // /jwtx does not match /jwt
+		if r.allows(t.method) {
+			return r, up, nil
 		}
-		if !r.strip {
-			return r, p
+		allow = append(allow, r.methods...)
+		if slices.Contains(r.methods, http.MethodGet) {
+			allow = append(allow, http.MethodHead)
 		}
-		if rest == "" {
-			rest = "/"
-		}
-		return r, rest
 	}
-	return nil, ""
+	slices.Sort(allow)
+	return nil, "", slices.Compact(allow)
 }
 
 // cleanPath reports whether p is a canonical absolute path: no ".", ".." or
@@ -125,23 +206,35 @@ func cleanPath(p string) bool {
 	return c == p || c+"/" == p
 }
 
-func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt.s.handle(rt.serve).ServeHTTP(w, r)
+// admission is a request that its route lets through.
+type admission struct {
+	route     *route
+	path      string // what the upstream sees
+	principal *latchkey.Principal
+	token     string // the upstream JWT; "" without upstream_jwt or for anonymous callers
 }
 
-func (rt *router) serve(w http.ResponseWriter, r *http.Request) error {
+// admit decides a request as its route does, for the proxy and for
+// forward-auth alike: route matching, the Xrfkey guard, authentication and
+// authorization. A refusal is an error to write, or, for the Xrfkey guard's
+// 403 and a 405, a nil admission with a nil error: admit has answered.
+func (rt *router) admit(w http.ResponseWriter, r *http.Request) (*admission, error) {
 	if !cleanPath(r.URL.Path) {
-		return latchkey.Errorf(latchkey.EINVALID, "The path must not contain '.', '..' or empty segments.")
+		return nil, latchkey.Errorf(latchkey.EINVALID, "The path must not contain '.', '..' or empty segments.")
 	}
-	rte, upstreamPath := rt.match(r.URL.Path)
+	rte, upstreamPath, allow := rt.match(targetOf(r))
+	if rte == nil && len(allow) > 0 {
+		methodNotAllowed(w, r, strings.Join(allow, ", "))
+		return nil, nil
+	}
 	if rte == nil {
-		return latchkey.Errorf(latchkey.ENOTFOUND, "No route matches %s.", r.URL.Path)
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "No route matches %s.", r.URL.Path)
 	}
 	setRouteName(r, rte.name)
 	if rte.xrfkey && !xrfkey.Check(r) {
 		rt.s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", "xrfkey")
 		xrfkeyFailed(w)
-		return nil
+		return nil, nil
 	}
 	p, err := rte.authenticate(r, rt.s.metrics)
 	if err == nil {
@@ -150,39 +243,41 @@ func (rt *router) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		rte.challenge(w, err)
+		return nil, err
+	}
+	a := &admission{route: rte, path: upstreamPath, principal: p}
+	if rte.upstreamJWT && !p.IsAnonymous() {
+		if a.token, err = rt.s.upstreamToken(r.Context(), p); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt.s.handle(rt.serve).ServeHTTP(w, r)
+}
+
+// serve sends an admitted request to its route's upstream.
+func (rt *router) serve(w http.ResponseWriter, r *http.Request) error {
+	a, err := rt.admit(w, r)
+	if a == nil {
 		return err
 	}
-	out := r.WithContext(WithPrincipal(r.Context(), p))
-	if upstreamPath != r.URL.Path {
+	out := r.WithContext(withAdmission(r.Context(), a))
+	if a.path != r.URL.Path {
 		u := *r.URL
-		u.Path, u.RawPath = upstreamPath, ""
-		if raw, ok := strings.CutPrefix(r.URL.RawPath, rte.prefix); ok && raw != "" {
+		u.Path, u.RawPath = a.path, ""
+		if raw, ok := strings.CutPrefix(r.URL.RawPath, a.route.prefix); ok && raw != "" {
 			u.RawPath = raw // keep the client's escaping of what follows the prefix
 		}
 		out.URL = &u
 	}
-	if rte.stripXrfkey {
+	if a.route.stripXrfkey {
 		u := *out.URL
 		u.RawQuery = withoutXrfkey(u.RawQuery)
 		out.URL = &u
 	}
-	rte.upstream.ServeHTTP(w, out)
+	a.route.upstream.ServeHTTP(w, out)
 	return nil
-}
-
-// proxy returns a reverse proxy to target that passes the principal on as
-// identity headers.
-func (s *Server) proxy(target *url.URL) http.Handler {
-	return &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.SetXForwarded()
-			pr.Out.Host = target.Host
-			setIdentity(pr.Out.Header, PrincipalFrom(pr.In.Context()))
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			s.log.Error("upstream failed", "upstream", target.Redacted(), "path", r.URL.Path, "err", err)
-			writeErrorBody(w, http.StatusBadGateway, "bad_gateway", "The upstream did not answer.")
-		},
-	}
 }

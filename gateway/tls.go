@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/latchkey/latchkey/config"
@@ -39,5 +41,33 @@ func serverTLS(l config.Listener, dataDir string, log *slog.Logger) (*tls.Config
 	if l.TLS.MinVersion == "1.3" {
 		minVersion = tls.VersionTLS13
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: minVersion}, nil
+	conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: minVersion}
+	if err := clientAuth(conf, l.TLS); err != nil {
+		return nil, err
+	}
+	return conf, nil
+}
+
+// clientAuth asks for client certificates as the listener says: "optional"
+// verifies one if the client sends it, "require" refuses a connection
+// without one; both against the CAs in client_ca_file. "none" asks for
+// nothing.
+func clientAuth(conf *tls.Config, t config.TLS) error {
+	switch t.ClientAuth {
+	case "optional":
+		conf.ClientAuth = tls.VerifyClientCertIfGiven
+	case "require":
+		conf.ClientAuth = tls.RequireAndVerifyClientCert
+	default:
+		return nil
+	}
+	pem, err := os.ReadFile(t.ClientCAFile)
+	if err != nil {
+		return fmt.Errorf("read client_ca_file: %w", err)
+	}
+	conf.ClientCAs = x509.NewCertPool()
+	if !conf.ClientCAs.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("client_ca_file %s holds no PEM certificate", t.ClientCAFile)
+	}
+	return nil
 }

@@ -1,5 +1,8 @@
 // Package pki makes the certificates latchkey needs: the self-signed server
-// certificate it generates once for development, and PEM encoding helpers.
+// certificate it generates once for development; a CA with the server and
+// client certificates it signs, for client-certificate authentication (the
+// root.pem, server.pem and client.pem of Qlik's QRS, seed 003); and PEM
+// encoding helpers.
 package pki
 
 import (

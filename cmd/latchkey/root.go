@@ -48,7 +48,7 @@ Run "latchkey serve" to start it; the other commands manage its store directly.`
 	pf.StringVar(&a.dataDir, "data-dir", "", "data `directory` holding the SQLite store and TLS files (default ./latchkey-data)")
 	pf.StringVar(&a.storeDSN, "store-dsn", "", "PostgreSQL `DSN` to use instead of SQLite (or set LATCHKEY_STORE_DSN)")
 	root.AddCommand(a.serveCommand(), a.userCommand(), a.roleCommand(), a.abilityCommand(), a.apikeyCommand(),
-		a.sessionCommand(), a.auditCommand(), a.versionCommand(), a.jwtCommand(), a.xrfkeyCommand())
+		a.sessionCommand(), a.auditCommand(), a.versionCommand(), a.jwtCommand(), a.xrfkeyCommand(), a.certCommand(), a.callCommand())
 	return root
 }
 
