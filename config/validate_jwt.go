@@ -16,7 +16,9 @@ var JWTAlgorithms = map[string][]string{
 	"HMAC":  {"HS256", "HS384", "HS512"},
 }
 
-func algorithmFamily(alg string) string {
+// AlgorithmFamily returns the family (a key of JWTAlgorithms) of a signing
+// algorithm, "" for one latchkey does not verify.
+func AlgorithmFamily(alg string) string {
 	for fam, algs := range JWTAlgorithms {
 		if slices.Contains(algs, alg) {
 			return fam
@@ -101,7 +103,7 @@ func (v *validator) verifier(p string, ver JWTVerifier) {
 	}
 	for i, alg := range ver.Algorithms {
 		q := fmt.Sprintf("%s.algorithms[%d]", p, i)
-		switch fam := algorithmFamily(alg); {
+		switch fam := AlgorithmFamily(alg); {
 		case fam == "":
 			v.add(q, "%q is not an algorithm latchkey verifies; use one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512", alg)
 		case fam == "HMAC" && public > 0:

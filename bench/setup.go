@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/credential"
+	"github.com/latchkey/latchkey/gateway"
+	"github.com/latchkey/latchkey/jwtverify"
+	"github.com/latchkey/latchkey/password"
+	"github.com/latchkey/latchkey/pki"
+	"github.com/latchkey/latchkey/sqlite"
+)
+
+// The bench user and its password (LOCAL\bench; INTERNAL\bench for the
+// client certificate).
+const (
+	benchUser     = "bench"
+	benchPassword = "correct horse battery staple 42"
+	origin        = "bench.local"
+)
+
+// env is everything one run builds: the upstream, the gateway and the
+// credentials the scenarios send.
+type env struct {
+	dir      string
+	upstream *httptest.Server
+	st       latchkey.Store
+	creds    *credential.Service
+	gw       *gateway.Server
+	base     string // https://127.0.0.1:port
+	startup  time.Duration
+
+	apiKey, session, rsToken, edToken string
+	clientCert                        tls.Certificate
+	cancel                            context.CancelFunc
+	served                            chan error
+}
+
+// configYAML is the gateway's configuration: one route per scenario, all to
+// the same upstream, on one HTTPS listener that asks for (optional) client
+// certificates.
+const configYAML = `data_dir: %[1]s
+log:
+  level: error
+login:
+  allowed_origins: [%[3]s]
+certificates:
+  identity: cn
+  directory: INTERNAL
+jwt:
+  verifiers:
+    - name: rs
+      keys: [{file: %[1]s/rs.pem}]
+      algorithms: [RS256]
+      audience: [bench]
+    - name: ed
+      keys: [{file: %[1]s/ed.pem}]
+      algorithms: [EdDSA]
+      audience: [bench]
+listeners:
+  - name: main
+    address: 127.0.0.1:0
+    tls:
+      client_ca_file: %[1]s/ca.pem
+      client_auth: optional
+routes:
+  - {name: off, prefix: /off/, upstream: "%[2]s", auth: []}
+  - {name: apikey, prefix: /apikey/, upstream: "%[2]s", auth: [apikey]}
+  - {name: session, prefix: /session/, upstream: "%[2]s", auth: [session]}
+  - {name: basic, prefix: /basic/, upstream: "%[2]s", auth: [basic]}
+  - {name: rs256, prefix: /rs256/, upstream: "%[2]s", auth: [jwt], jwt_verifiers: [rs]}
+  - {name: eddsa, prefix: /eddsa/, upstream: "%[2]s", auth: [jwt], jwt_verifiers: [ed]}
+  - {name: cert, prefix: /cert/, upstream: "%[2]s", auth: [cert]}
+`
+
+// upstreamBody is what the upstream answers: small, like an API's JSON.
+var upstreamBody = []byte(`{"ok":true,"items":[1,2,3,4,5,6,7,8,9,10]}`)
+
+func writePEM(name, typ string, der []byte) error {
+	return os.WriteFile(name, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
+}
+
+// setup builds the upstream and the gateway in dir, with the bench user,
+// an API key, a session, two JWTs and a client certificate.
+func setup(ctx context.Context, dir string) (*env, error) {
+	e := &env{dir: dir}
+	e.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(upstreamBody)
+	}))
+
+	// Keys and certificates, outside the measured start.
+	rsKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	edPub, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	for name, pub := range map[string]any{"rs.pem": &rsKey.PublicKey, "ed.pem": edPub} {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return nil, err
+		}
+		if err := writePEM(filepath.Join(dir, name), "PUBLIC KEY", der); err != nil {
+			return nil, err
+		}
+	}
+	ca, err := pki.Issue(pki.Request{Kind: pki.KindCA, CommonName: "bench root"}, nil)
+	if err != nil {
+		return nil, err
+	}
+	client, err := pki.Issue(pki.Request{Kind: pki.KindClient, CommonName: benchUser}, ca)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), ca.CertPEM(), 0o600); err != nil {
+		return nil, err
+	}
+	keyPEM, err := client.KeyPEM()
+	if err != nil {
+		return nil, err
+	}
+	if e.clientCert, err = tls.X509KeyPair(client.CertPEM(), keyPEM); err != nil {
+		return nil, err
+	}
+	cfgFile := filepath.Join(dir, "latchkey.yaml")
+	if err := os.WriteFile(cfgFile, fmt.Appendf(nil, configYAML, dir, e.upstream.URL, origin), 0o600); err != nil {
+		return nil, err
+	}
+	// A first start makes the self-signed certificate, once; the
+	// measured start below is the second, like every start after the first.
+	if _, _, err := pki.EnsureSelfSigned(dir, "127.0.0.1", "localhost"); err != nil {
+		return nil, err
+	}
+
+	// The start: what `latchkey serve` does, up to listening.
+	start := time.Now()
+	log := slog.New(slog.DiscardHandler)
+	cfg, err := config.Load(cfgFile, config.Options{AuthMethods: gateway.MethodNames()})
+	if err != nil {
+		return nil, err
+	}
+	if e.st, err = sqlite.Open(ctx, filepath.Join(dir, "latchkey.db"), log); err != nil {
+		return nil, err
+	}
+	if e.creds, err = credential.New(ctx, e.st, password.NewHasher(password.DefaultParams, 0), log, credential.Config{
+		DefaultDirectory: latchkey.DefaultDirectory,
+		SessionIdle:      cfg.Sessions.IdleTimeout.D(), SessionLifetime: cfg.Sessions.Lifetime.D(),
+		KeyMaxDays: cfg.APIKeys.MaxDays, KeyDefaultDays: cfg.APIKeys.DefaultDays,
+		MaxFailures: cfg.Login.MaxFailures, MaxAddressFailures: cfg.Login.MaxAddressFailures,
+		FailureWindow: cfg.Login.FailureWindow.D(), SealKey: make([]byte, 32),
+	}); err != nil {
+		return nil, err
+	}
+	verifiers := map[string]gateway.TokenVerifier{}
+	for _, c := range cfg.JWT.Verifiers {
+		v, err := jwtverify.New(ctx, c, os.Getenv, log)
+		if err != nil {
+			return nil, err
+		}
+		verifiers[c.Name] = v
+	}
+	if e.gw, err = gateway.New(cfg, gateway.Deps{Store: e.st, Creds: e.creds, Log: log, Verifiers: verifiers}); err != nil {
+		return nil, err
+	}
+	if err := e.gw.Listen(); err != nil {
+		return nil, err
+	}
+	e.startup = time.Since(start)
+	e.base = "https://" + e.gw.Addrs()["main"].String()
+	sctx, cancel := context.WithCancel(ctx)
+	e.cancel, e.served = cancel, make(chan error, 1)
+	go func() { e.served <- e.gw.Serve(sctx) }()
+
+	// The credentials.
+	hash, err := password.NewHasher(password.DefaultParams, 0).Hash(ctx, benchPassword)
+	if err != nil {
+		return nil, err
+	}
+	var local *latchkey.User
+	for _, d := range []string{"LOCAL", "INTERNAL"} {
+		u := &latchkey.User{Directory: d, Username: benchUser, PasswordHash: hash, Roles: []string{latchkey.RoleAPIKeyUser}}
+		if err := e.st.CreateUser(ctx, u); err != nil {
+			return nil, err
+		}
+		if d == "LOCAL" {
+			local = u
+		}
+	}
+	k, err := e.creds.GenerateAPIKey(ctx, nil, credential.KeyRequest{OwnerID: local.ID}, "")
+	if err != nil {
+		return nil, err
+	}
+	e.apiKey = k.Key
+	if e.session, err = e.login(); err != nil {
+		return nil, err
+	}
+	claims := func() map[string]any {
+		return map[string]any{"sub": benchUser, "aud": "bench", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}
+	}
+	if e.rsToken, err = signJWT("RS256", rsKey, claims()); err != nil {
+		return nil, err
+	}
+	if e.edToken, err = signJWT("EdDSA", edKey, claims()); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *env) close() {
+	if e.cancel != nil {
+		e.cancel()
+		<-e.served
+	}
+	if e.creds != nil {
+		e.creds.Close()
+	}
+	if e.st != nil {
+		e.st.Close()
+	}
+	e.upstream.Close()
+}
