@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -131,13 +132,13 @@ func (e *env) keyStore(ctx context.Context, size int) (p50, p99, fill time.Durat
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	st, err := sqlite.Open(ctx, dir+"/latchkey.db", nil)
+	st, err := sqlite.Open(ctx, dir+"/latchkey.db", slog.New(slog.DiscardHandler))
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	defer st.Close()
 	h := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	creds, err := credential.New(ctx, st, h, nil, credential.Config{SessionIdle: time.Hour, SessionLifetime: time.Hour,
+	creds, err := credential.New(ctx, st, h, slog.New(slog.DiscardHandler), credential.Config{SessionIdle: time.Hour, SessionLifetime: time.Hour,
 		KeyMaxDays: 365, KeyDefaultDays: 30, MaxFailures: 10, MaxAddressFailures: 100, FailureWindow: time.Minute, SealKey: make([]byte, 32)})
 	if err != nil {
 		return 0, 0, 0, err

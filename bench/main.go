@@ -73,8 +73,8 @@ func run(conc int, d, warm time.Duration, only string, wrong, keys int) error {
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.3f\t%s\t%d\t\n", r.name, r.rps(), ms(r.p50), ms(r.p99),
 			r.rps()/off.rps(), ms(r.p99-off.p99), r.fails)
-		tw.Flush()
 	}
+	tw.Flush()
 	if wrong > 0 {
 		if err := e.wrongPasswords(wrong, conc, d); err != nil {
 			return err
