@@ -19,8 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -91,6 +93,7 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 		required: newRequiredHeaders(cfg.Login), verifiers: d.Verifiers, issuer: d.Issuer}
 	creds := d.Creds
 	s.methods = s.buildMethods(extra)
+	s.metrics.prepareAuth(slices.Collect(maps.Keys(s.methods)))
 	rt, err := newRouter(cfg.Routes, s.methods, s)
 	if err != nil {
 		return nil, err
