@@ -48,10 +48,12 @@ type Hasher struct {
 }
 
 // NewHasher returns a Hasher with the given cost that runs at most
-// concurrency hashes at once (0 means the number of CPUs).
+// concurrency hashes at once. 0 means one fewer than the number of CPUs (at
+// least one), so that a flood of password checks leaves a core for the
+// requests that need no hashing.
 func NewHasher(p Params, concurrency int) *Hasher {
 	if concurrency <= 0 {
-		concurrency = runtime.NumCPU()
+		concurrency = max(1, runtime.NumCPU()-1)
 	}
 	return &Hasher{params: p, slots: make(chan struct{}, concurrency)}
 }
