@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -19,17 +20,18 @@ func signJWT(alg string, key any, claims map[string]any) (string, error) {
 	return jwt.NewWithClaims(jwt.GetSigningMethod(alg), jwt.MapClaims(claims)).SignedString(key)
 }
 
-// newClient is a keep-alive HTTPS client for loopback (the gateway's
-// certificate is self-signed), with up to conns connections, presenting
-// cert when given.
-func newClient(conns int, cert *tls.Certificate) *http.Client {
+// newClient is an HTTPS client for loopback (the gateway's certificate is
+// self-signed), with up to conns connections, presenting cert when given.
+// With keepAlive false every request opens a new connection, and, with no
+// session cache, makes a full TLS handshake: no resumption.
+func newClient(conns int, cert *tls.Certificate, keepAlive bool) *http.Client {
 	tc := &tls.Config{InsecureSkipVerify: true} // loopback, self-signed
 	if cert != nil {
 		tc.Certificates = []tls.Certificate{*cert}
 	}
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: tc, MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
-		IdleConnTimeout: time.Minute,
+		IdleConnTimeout: time.Minute, DisableKeepAlives: !keepAlive,
 	}}
 }
 
@@ -41,7 +43,7 @@ func (e *env) login() (string, error) {
 		"X-Requested-With": "XMLHttpRequest", "Content-Type": "application/json"} {
 		req.Header.Set(k, v)
 	}
-	resp, err := newClient(1, nil).Do(req)
+	resp, err := newClient(1, nil, true).Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -56,10 +58,16 @@ func (e *env) login() (string, error) {
 
 // scenario is one kind of request the load sends.
 type scenario struct {
-	name   string
-	path   string
-	header [2]string // name, value; empty for none
-	cert   bool      // present the client certificate
+	name    string
+	base    string // the gateway, https://host:port; "" for the main one
+	path    string
+	header  [2]string // name, value; empty for none
+	cert    bool      // present the client certificate
+	newConn bool      // a new connection, with a full TLS handshake, per request
+	// next, when set, gives the header's value for every measured request
+	// (the warm-up sends header[1]); false when there is none left, which
+	// ends the measurement early.
+	next func() (string, bool)
 }
 
 // result is what one scenario measured.
@@ -73,26 +81,34 @@ type result struct {
 
 func (r result) rps() float64 { return float64(r.n) / r.elapsed.Seconds() }
 
-// drive sends sc's request from conc goroutines, each on keep-alive
-// connections, for d after a warm-up of warm, and measures each request.
+// drive sends sc's request from conc goroutines for d after a warm-up of
+// warm, and measures each request.
 func (e *env) drive(sc scenario, conc int, d, warm time.Duration) result {
 	var cert *tls.Certificate
 	if sc.cert {
 		cert = &e.clientCert
 	}
-	client := newClient(conc, cert)
+	client := newClient(conc, cert, !sc.newConn)
 	defer client.CloseIdleConnections()
-	url := e.base + sc.path
-	one := func(lat *[]time.Duration, status map[int]int) {
+	url := cmp.Or(sc.base, e.base) + sc.path
+	// one sends one request; false when sc.next has no value left.
+	one := func(lat *[]time.Duration, status map[int]int) bool {
 		req, _ := http.NewRequest("GET", url, nil)
 		if sc.header[0] != "" {
-			req.Header.Set(sc.header[0], sc.header[1])
+			v := sc.header[1]
+			if lat != nil && sc.next != nil {
+				var ok bool
+				if v, ok = sc.next(); !ok {
+					return false
+				}
+			}
+			req.Header.Set(sc.header[0], v)
 		}
 		t0 := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
 			status[0]++
-			return
+			return true
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
@@ -100,6 +116,7 @@ func (e *env) drive(sc scenario, conc int, d, warm time.Duration) result {
 			*lat = append(*lat, time.Since(t0))
 		}
 		status[resp.StatusCode]++
+		return true
 	}
 	run := func(d time.Duration, measure bool) ([]time.Duration, map[int]int, time.Duration) {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -116,8 +133,7 @@ func (e *env) drive(sc scenario, conc int, d, warm time.Duration) result {
 					l := make([]time.Duration, 0, 4096)
 					lats[i], lat = l, &lats[i]
 				}
-				for ctx.Err() == nil {
-					one(lat, stats[i])
+				for ctx.Err() == nil && one(lat, stats[i]) {
 				}
 			})
 		}

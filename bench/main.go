@@ -4,9 +4,12 @@
 // authentication method and one with authentication off, then drives each
 // route with the same number of keep-alive client goroutines for the same
 // time and prints requests/s, p50, p99 and the ratio to the auth-off run.
+// It does so in rounds (auth-off, then every scenario, in each) and prints
+// the median of each figure over the rounds.
 //
-//	go run ./bench                  # every scenario, -c 32, -d 3s
+//	go run ./bench                  # every scenario, -c 32, -d 3s, 3 rounds
 //	go run ./bench -c 32 -d 3s -wrong-passwords 200 -keys 1000000
+//	go run ./bench -new-conns       # also a new TLS connection per request
 //
 // Client and gateway share the machine's cores: the figures compare
 // methods with each other on one machine, not latchkey with other servers.
@@ -16,27 +19,55 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
 
+// scenarioNames are the keep-alive scenarios, in the order they run.
+var scenarioNames = []string{"auth-off", "apikey", "session", "basic-password", "jwt-rs256", "jwt-eddsa", "client-cert"}
+
+// options are the command line's.
+type options struct {
+	conc     int
+	d, warm  time.Duration
+	only     string
+	rounds   int
+	newConns bool
+	wrong    int
+	keys     int
+}
+
 func main() {
-	conc := flag.Int("c", 32, "client goroutines (keep-alive connections) per scenario")
-	dur := flag.Duration("d", 3*time.Second, "measured duration of each scenario")
-	warm := flag.Duration("warm", 500*time.Millisecond, "unmeasured warm-up before each scenario")
-	only := flag.String("only", "", "run only the scenario with this name (auth-off always runs)")
-	wrong := flag.Int("wrong-passwords", 0, "also run N concurrent wrong-password clients against a good Basic user")
-	keys := flag.Int("keys", 0, "also measure API key verification with N keys in the store against 1,000")
+	var o options
+	flag.IntVar(&o.conc, "c", 32, "client goroutines (connections) per scenario")
+	flag.DurationVar(&o.d, "d", 3*time.Second, "measured duration of each scenario")
+	flag.DurationVar(&o.warm, "warm", 500*time.Millisecond, "unmeasured warm-up before each scenario")
+	flag.StringVar(&o.only, "only", "", "run only the scenario with this name (auth-off always runs)")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of auth-off and every scenario; the tables show medians over them")
+	flag.BoolVar(&o.newConns, "new-conns", false, "also run auth-off and client-cert with a new TLS connection (full handshake) per request")
+	flag.IntVar(&o.wrong, "wrong-passwords", 0, "also run N concurrent wrong-password clients against a good Basic user")
+	flag.IntVar(&o.keys, "keys", 0, "also measure API key verification with N keys in the store against 1,000")
 	flag.Parse()
-	if err := run(*conc, *dur, *warm, *only, *wrong, *keys); err != nil {
+	if o.rounds < 1 || o.conc < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -rounds and -c must be at least 1")
+		os.Exit(2)
+	}
+	if o.only != "" && !slices.Contains(scenarioNames, o.only) {
+		fmt.Fprintf(os.Stderr, "bench: -only %s: no such scenario (%s)\n", o.only, strings.Join(scenarioNames, ", "))
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(conc int, d, warm time.Duration, only string, wrong, keys int) error {
+func run(o options) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "latchkey-bench-")
 	if err != nil {
@@ -48,10 +79,15 @@ func run(conc int, d, warm time.Duration, only string, wrong, keys int) error {
 		return err
 	}
 	defer e.close()
-	fmt.Printf("latchkey load: %d cores (GOMAXPROCS %d), %s, -c %d, -d %s; start (config → listening) %s\n\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), conc, d, e.startup.Round(time.Microsecond))
+	medians := ""
+	if o.rounds > 1 {
+		medians = fmt.Sprintf("; figures are medians of %d rounds (non-200 summed)", o.rounds)
+	}
+	fmt.Printf("latchkey load: %d cores (GOMAXPROCS %d), %s, -c %d, -d %s; start (config → listening) %s%s\n\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), o.conc, o.d, e.startup.Round(time.Microsecond), medians)
 
-	scenarios := []scenario{
+	var scenarios []scenario
+	for _, sc := range []scenario{
 		{name: "auth-off", path: "/off/x"},
 		{name: "apikey", path: "/apikey/x", header: [2]string{"X-Api-Key", e.apiKey}},
 		{name: "session", path: "/session/x", header: [2]string{"Cookie", "wtsession=" + e.session}},
@@ -59,33 +95,113 @@ func run(conc int, d, warm time.Duration, only string, wrong, keys int) error {
 		{name: "jwt-rs256", path: "/rs256/x", header: [2]string{"Authorization", "Bearer " + e.rsToken}},
 		{name: "jwt-eddsa", path: "/eddsa/x", header: [2]string{"Authorization", "Bearer " + e.edToken}},
 		{name: "client-cert", path: "/cert/x", cert: true},
-	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\trequests/s\tp50\tp99\tratio\tp99 added\tnon-200\t")
-	var off result
-	for _, sc := range scenarios {
-		if only != "" && sc.name != only && sc.name != "auth-off" {
-			continue
+	} {
+		if o.only == "" || sc.name == o.only || sc.name == "auth-off" {
+			scenarios = append(scenarios, sc)
 		}
-		r := e.drive(sc, conc, d, warm)
-		if sc.name == "auth-off" {
-			off = r
-		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.3f\t%s\t%d\t\n", r.name, r.rps(), ms(r.p50), ms(r.p99),
-			r.rps()/off.rps(), ms(r.p99-off.p99), r.fails)
 	}
-	tw.Flush()
-	if wrong > 0 {
-		if err := e.wrongPasswords(wrong, conc, d); err != nil {
+	// With -new-conns, each round also runs these after the keep-alive
+	// scenarios; the first is their baseline.
+	newConns := []scenario{
+		{name: "auth-off-newconn", path: "/off/x", newConn: true},
+		{name: "client-cert-newconn", path: "/cert/x", cert: true, newConn: true},
+	}
+	var keepAlive, fresh table
+	for round := range o.rounds {
+		if o.rounds > 1 {
+			fmt.Fprintf(os.Stderr, "round %d of %d\n", round+1, o.rounds)
+		}
+		keepAlive.round(e, scenarios, o)
+		if o.newConns {
+			fresh.round(e, newConns, o)
+		}
+	}
+	keepAlive.print(os.Stdout)
+	if o.newConns {
+		fmt.Printf("\nA new connection per request (no keep-alive, no TLS session resumption: a full handshake\n" +
+			"each, with the client chain verified for client-cert); ratio and p99 added against auth-off-newconn:\n\n")
+		fresh.print(os.Stdout)
+	}
+	if o.wrong > 0 {
+		if err := e.wrongPasswords(o.wrong, o.conc, o.d); err != nil {
 			return err
 		}
 	}
-	if keys > 0 {
-		if err := e.manyKeys(ctx, keys); err != nil {
+	if o.keys > 0 {
+		if err := e.manyKeys(ctx, o.keys, o.conc, o.d, o.warm); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// table gathers what each scenario measured, round after round; the first
+// scenario of a round is the baseline of that round's ratios.
+type table struct {
+	names []string
+	runs  map[string][]measured
+}
+
+// measured is one scenario in one round, with its figures against the
+// round's baseline.
+type measured struct {
+	result
+	ratio float64       // requests/s over the baseline's
+	added time.Duration // p99 minus the baseline's
+}
+
+// round drives every scenario once, the baseline (the first) first.
+func (t *table) round(e *env, scenarios []scenario, o options) {
+	if t.runs == nil {
+		t.runs = map[string][]measured{}
+	}
+	var base result
+	for i, sc := range scenarios {
+		r := e.drive(sc, o.conc, o.d, o.warm)
+		if i == 0 {
+			base = r
+		}
+		if _, ok := t.runs[sc.name]; !ok {
+			t.names = append(t.names, sc.name)
+		}
+		t.runs[sc.name] = append(t.runs[sc.name], measured{result: r, ratio: r.rps() / base.rps(), added: r.p99 - base.p99})
+	}
+}
+
+// print writes one line per scenario: the medians over the rounds, and the
+// non-200 answers of all rounds.
+func (t *table) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\trequests/s\tp50\tp99\tratio\tp99 added\tnon-200\t")
+	for _, name := range t.names {
+		runs := t.runs[name]
+		fails := 0
+		for _, m := range runs {
+			fails += m.fails
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.3f\t%s\t%d\t\n", name,
+			median(runs, func(m measured) float64 { return m.rps() }),
+			ms(median(runs, func(m measured) time.Duration { return m.p50 })),
+			ms(median(runs, func(m measured) time.Duration { return m.p99 })),
+			median(runs, func(m measured) float64 { return m.ratio }),
+			ms(median(runs, func(m measured) time.Duration { return m.added })), fails)
+	}
+	tw.Flush()
+}
+
+// median returns the median of f over runs: the middle value, or the mean
+// of the two middle ones for an even count.
+func median[T ~int64 | ~float64](runs []measured, f func(measured) T) T {
+	xs := make([]T, len(runs))
+	for i, m := range runs {
+		xs[i] = f(m)
+	}
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond)) }

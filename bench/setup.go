@@ -37,18 +37,25 @@ const (
 // env is everything one run builds: the upstream, the gateway and the
 // credentials the scenarios send.
 type env struct {
+	*instance
 	dir      string
 	upstream *httptest.Server
-	st       latchkey.Store
-	creds    *credential.Service
-	gw       *gateway.Server
-	base     string // https://127.0.0.1:port
-	startup  time.Duration
 
 	apiKey, session, rsToken, edToken string
 	clientCert                        tls.Certificate
-	cancel                            context.CancelFunc
-	served                            chan error
+}
+
+// instance is one running gateway with its store and credential service.
+type instance struct {
+	st        latchkey.Store
+	ownsStore bool // opened by start, closed by close
+	creds     *credential.Service
+	verifiers []*jwtverify.Verifier
+	gw        *gateway.Server
+	base      string        // https://127.0.0.1:port
+	startup   time.Duration // reading the configuration → listening
+	cancel    context.CancelFunc
+	served    chan error
 }
 
 // configYAML is the gateway's configuration: one route per scenario, all to
@@ -97,12 +104,17 @@ func writePEM(name, typ string, der []byte) error {
 
 // setup builds the upstream and the gateway in dir, with the bench user,
 // an API key, a session, two JWTs and a client certificate.
-func setup(ctx context.Context, dir string) (*env, error) {
+func setup(ctx context.Context, dir string) (_ *env, err error) {
 	e := &env{dir: dir}
 	e.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(upstreamBody)
 	}))
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
 
 	// Keys and certificates, outside the measured start.
 	rsKey, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -144,50 +156,16 @@ func setup(ctx context.Context, dir string) (*env, error) {
 	if err := os.WriteFile(cfgFile, fmt.Appendf(nil, configYAML, dir, e.upstream.URL, origin), 0o600); err != nil {
 		return nil, err
 	}
-	// A first start makes the self-signed certificate, once; the
-	// measured start below is the second, like every start after the first.
-	if _, _, err := pki.EnsureSelfSigned(dir, "127.0.0.1", "localhost"); err != nil {
+	// A first start makes the self-signed certificate, once, where the
+	// gateway looks for it (data_dir/tls); the measured start below is the
+	// second, like every start after the first.
+	if _, _, err := pki.EnsureSelfSigned(filepath.Join(dir, "tls")); err != nil {
 		return nil, err
 	}
 
-	// The start: what `latchkey serve` does, up to listening.
-	start := time.Now()
-	log := slog.New(slog.DiscardHandler)
-	cfg, err := config.Load(cfgFile, config.Options{AuthMethods: gateway.MethodNames()})
-	if err != nil {
+	if e.instance, err = start(ctx, cfgFile, nil); err != nil {
 		return nil, err
 	}
-	if e.st, err = sqlite.Open(ctx, filepath.Join(dir, "latchkey.db"), log); err != nil {
-		return nil, err
-	}
-	if e.creds, err = credential.New(ctx, e.st, password.NewHasher(password.DefaultParams, 0), log, credential.Config{
-		DefaultDirectory: latchkey.DefaultDirectory,
-		SessionIdle:      cfg.Sessions.IdleTimeout.D(), SessionLifetime: cfg.Sessions.Lifetime.D(),
-		KeyMaxDays: cfg.APIKeys.MaxDays, KeyDefaultDays: cfg.APIKeys.DefaultDays,
-		MaxFailures: cfg.Login.MaxFailures, MaxAddressFailures: cfg.Login.MaxAddressFailures,
-		FailureWindow: cfg.Login.FailureWindow.D(), SealKey: make([]byte, 32),
-	}); err != nil {
-		return nil, err
-	}
-	verifiers := map[string]gateway.TokenVerifier{}
-	for _, c := range cfg.JWT.Verifiers {
-		v, err := jwtverify.New(ctx, c, os.Getenv, log)
-		if err != nil {
-			return nil, err
-		}
-		verifiers[c.Name] = v
-	}
-	if e.gw, err = gateway.New(cfg, gateway.Deps{Store: e.st, Creds: e.creds, Log: log, Verifiers: verifiers}); err != nil {
-		return nil, err
-	}
-	if err := e.gw.Listen(); err != nil {
-		return nil, err
-	}
-	e.startup = time.Since(start)
-	e.base = "https://" + e.gw.Addrs()["main"].String()
-	sctx, cancel := context.WithCancel(ctx)
-	e.cancel, e.served = cancel, make(chan error, 1)
-	go func() { e.served <- e.gw.Serve(sctx) }()
 
 	// The credentials.
 	hash, err := password.NewHasher(password.DefaultParams, 0).Hash(ctx, benchPassword)
@@ -224,16 +202,86 @@ func setup(ctx context.Context, dir string) (*env, error) {
 	return e, nil
 }
 
+// start does what `latchkey serve` does up to listening, from the
+// configuration file cfgFile: config.Load, the SQLite store in data_dir
+// (migrations on a new file), the credential service, the JWT verifiers,
+// gateway.New and Listen; then it serves until close. Given a store st, the
+// gateway runs over st instead, which stays the caller's to close.
+func start(ctx context.Context, cfgFile string, st latchkey.Store) (*instance, error) {
+	g := &instance{st: st}
+	if err := g.start(ctx, cfgFile); err != nil {
+		g.close()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *instance) start(ctx context.Context, cfgFile string) error {
+	t0 := time.Now()
+	log := slog.New(slog.DiscardHandler)
+	cfg, err := config.Load(cfgFile, config.Options{AuthMethods: gateway.MethodNames()})
+	if err != nil {
+		return err
+	}
+	if g.st == nil {
+		if g.st, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "latchkey.db"), log); err != nil {
+			return err
+		}
+		g.ownsStore = true
+	}
+	if g.creds, err = credential.New(ctx, g.st, password.NewHasher(password.DefaultParams, 0), log, credential.Config{
+		DefaultDirectory: latchkey.DefaultDirectory,
+		SessionIdle:      cfg.Sessions.IdleTimeout.D(), SessionLifetime: cfg.Sessions.Lifetime.D(),
+		KeyMaxDays: cfg.APIKeys.MaxDays, KeyDefaultDays: cfg.APIKeys.DefaultDays,
+		MaxFailures: cfg.Login.MaxFailures, MaxAddressFailures: cfg.Login.MaxAddressFailures,
+		FailureWindow: cfg.Login.FailureWindow.D(), SealKey: make([]byte, 32),
+	}); err != nil {
+		return err
+	}
+	verifiers := map[string]gateway.TokenVerifier{}
+	for _, c := range cfg.JWT.Verifiers {
+		v, err := jwtverify.New(ctx, c, os.Getenv, log)
+		if err != nil {
+			return err
+		}
+		verifiers[c.Name] = v
+		g.verifiers = append(g.verifiers, v)
+	}
+	if g.gw, err = gateway.New(cfg, gateway.Deps{Store: g.st, Creds: g.creds, Log: log, Verifiers: verifiers}); err != nil {
+		return err
+	}
+	if err := g.gw.Listen(); err != nil {
+		return err
+	}
+	g.startup = time.Since(t0)
+	g.base = "https://" + g.gw.Addrs()["main"].String()
+	sctx, cancel := context.WithCancel(ctx)
+	g.cancel, g.served = cancel, make(chan error, 1)
+	go func() { g.served <- g.gw.Serve(sctx) }()
+	return nil
+}
+
+// close stops serving, then closes the verifiers, the credential service
+// and the store if start opened it.
+func (g *instance) close() {
+	if g.cancel != nil {
+		g.cancel()
+		<-g.served
+	}
+	for _, v := range g.verifiers {
+		v.Close()
+	}
+	if g.creds != nil {
+		g.creds.Close()
+	}
+	if g.ownsStore && g.st != nil {
+		g.st.Close()
+	}
+}
+
 func (e *env) close() {
-	if e.cancel != nil {
-		e.cancel()
-		<-e.served
-	}
-	if e.creds != nil {
-		e.creds.Close()
-	}
-	if e.st != nil {
-		e.st.Close()
+	if e.instance != nil {
+		e.instance.close()
 	}
 	e.upstream.Close()
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/latchkey/latchkey"
 )
@@ -71,6 +72,26 @@ type keyEntry struct {
 	principal *latchkey.Principal
 	lastUsed  atomic.Int64 // unix nanoseconds of the last use seen by this node
 	dirty     atomic.Bool  // lastUsed awaits writing
+	// verified is the key as last presented and found to match the stored
+	// hash. A request that presents the same key again is compared with it
+	// in constant time instead of hashing the key anew. Only a key that
+	// matched the hash is ever kept here, and only in this process's memory.
+	verified atomic.Pointer[string]
+}
+
+// matches reports, in constant time, whether secret is this entry's key.
+func (e *keyEntry) matches(secret string) bool {
+	if v := e.verified.Load(); v != nil && len(*v) == len(secret) &&
+		subtle.ConstantTimeCompare(unsafe.Slice(unsafe.StringData(*v), len(*v)), unsafe.Slice(unsafe.StringData(secret), len(secret))) == 1 {
+		return true
+	}
+	h := hashKey(secret)
+	if subtle.ConstantTimeCompare(h[:], e.key.Hash) != 1 {
+		return false
+	}
+	v := strings.Clone(secret) // not the request's memory
+	e.verified.Store(&v)
+	return true
 }
 
 var errBadKey = latchkey.Errorf(latchkey.EUNAUTHORIZED, "The API key is not valid.")
@@ -101,8 +122,7 @@ func (s *Service) verifyKey(ctx context.Context, secret string) (*keyEntry, erro
 			return nil, err
 		}
 	}
-	h := hashKey(secret)
-	if subtle.ConstantTimeCompare(h[:], e.key.Hash) != 1 {
+	if !e.matches(secret) {
 		return nil, errBadKey
 	}
 	now := s.now()

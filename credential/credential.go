@@ -56,17 +56,20 @@ type Service struct {
 	now    func() time.Time
 
 	dummyHash string // verified against for unknown users, so they cost the same
-	cacheKey  []byte // HMAC key of the password cache, random per process
+	cacheKey  []byte // key of the password cache's hash, random per process
 
 	users     *otter.Cache[int64, *userEntry]
 	names     *otter.Cache[string, int64]    // "dirkey\x00userkey" → user id
 	absent    *otter.Cache[string, struct{}] // "dirkey\x00userkey" of users not in the store
 	keys      *otter.Cache[string, *keyEntry]
 	sessions  *otter.Cache[[32]byte, *sessionEntry]
-	passwords *otter.Cache[[32]byte, int64] // HMAC(user id, stored hash, password) → user id
+	passwords *otter.Cache[[32]byte, passwordCheck] // passwordCacheKey(user id, password) → check
 	// gen counts invalidations. A loader notes it before reading the store
 	// and caches what it read only if no invalidation came meanwhile.
 	gen atomic.Uint64
+	// accessGen counts changes that may change what any user is or may do:
+	// users, their roles, roles' abilities, and resyncs.
+	accessGen atomic.Uint64
 
 	accounts, addresses *limiter
 	touch               *toucher
@@ -101,13 +104,13 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 	s := &Service{
 		store: st, hasher: hasher, log: log, cfg: cfg, now: time.Now,
 		dummyHash: dummy,
-		cacheKey:  randomBytes(32),
+		cacheKey:  randomBytes(16),
 		users:     newCache[int64, *userEntry](cfg.CacheSize, 10*time.Minute),
 		names:     newCache[string, int64](cfg.CacheSize, 10*time.Minute),
-		absent:    newCache[string, struct{}](cfg.CacheSize, absentFor),
+		absent:    newCache[string, struct{}](cfg.CacheSize, AbsentFor),
 		keys:      newCache[string, *keyEntry](cfg.CacheSize, 10*time.Minute),
 		sessions:  newCache[[32]byte, *sessionEntry](cfg.CacheSize, 10*time.Minute),
-		passwords: newCache[[32]byte, int64](cfg.CacheSize, cfg.PasswordCacheTTL),
+		passwords: newCache[[32]byte, passwordCheck](cfg.CacheSize, cfg.PasswordCacheTTL),
 		accounts:  newLimiter(cfg.MaxFailures, cfg.FailureWindow, cfg.CacheSize),
 		addresses: newLimiter(cfg.MaxAddressFailures, cfg.FailureWindow, cfg.CacheSize),
 		stop:      make(chan struct{}),
@@ -163,6 +166,10 @@ func (s *Service) flushLoop() {
 func (s *Service) onChange(c latchkey.Change) {
 	s.gen.Add(1)
 	switch c.Kind {
+	case latchkey.ChangeUser, latchkey.ChangeUserRoles, latchkey.ChangeRole, latchkey.ChangeResync:
+		s.accessGen.Add(1)
+	}
+	switch c.Kind {
 	case latchkey.ChangeUser, latchkey.ChangeUserRoles:
 		s.dropUser(c.UserID)
 	case latchkey.ChangeAPIKey:
@@ -187,8 +194,8 @@ func (s *Service) dropUser(id int64) {
 	if e, ok := s.users.Invalidate(id); ok {
 		e.stale.Store(true)
 	}
-	for h, uid := range s.passwords.All() {
-		if uid == id {
+	for h, c := range s.passwords.All() {
+		if c.userID == id {
 			s.passwords.Invalidate(h)
 		}
 	}

@@ -2,6 +2,7 @@ package credential
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -21,16 +22,21 @@ type fixture struct {
 }
 
 func newFixture(t testing.TB) *fixture {
+	return newFixtureWith(t, password.NewHasher(testParams, 4), 50)
+}
+
+// newFixtureWith is newFixture with the given hasher and limit of failures
+// per client address.
+func newFixtureWith(t testing.TB, h *password.Hasher, addressFailures int) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := password.NewHasher(testParams, 4)
 	svc, err := New(ctx, st, h, slog.New(slog.DiscardHandler), Config{
 		SessionIdle: time.Hour, SessionLifetime: 24 * time.Hour, KeyMaxDays: 365, KeyDefaultDays: 30,
-		MaxFailures: 5, MaxAddressFailures: 50, FailureWindow: time.Minute, SealKey: make([]byte, 32),
+		MaxFailures: 5, MaxAddressFailures: addressFailures, FailureWindow: time.Minute, SealKey: make([]byte, 32),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -109,6 +115,41 @@ func TestSignInRegulated(t *testing.T) {
 		if e.Detail == "wrong" || e.Actor == "wrong" {
 			t.Fatal("a password reached the audit log")
 		}
+	}
+}
+
+// TestSignInFlood: wrong passwords sent at once, for many accounts from one
+// address, are not all hashed: those beyond the hasher's queue are refused
+// at once, and those that waited are refused once the address's limit was
+// reached ahead of them; known and unknown accounts are answered alike.
+func TestSignInFlood(t *testing.T) {
+	const limit, n = 3, 16
+	// A hash slow enough (a few milliseconds) that all n arrive while the
+	// first is running.
+	h := password.NewHasher(password.Params{Memory: 8 << 10, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}, 1)
+	f := newFixtureWith(t, h, limit)
+	for i := range n / 2 {
+		f.addUser(t, fmt.Sprintf("user%d", i))
+	}
+	codes := make(chan string, n)
+	for i := range n {
+		name := fmt.Sprintf("user%d", i/2) // even: a known user
+		if i%2 == 1 {
+			name = fmt.Sprintf("ghost%d", i)
+		}
+		go func() {
+			_, _, err := f.svc.SignIn(t.Context(), `LAB\`+name, "wrong", "192.0.2.9:1", latchkey.MethodBasic)
+			codes <- code(err)
+		}()
+	}
+	count := map[string]int{}
+	for range n {
+		count[<-codes]++
+	}
+	// limit failures trip the address's limit; the hash running then, and
+	// one admitted before its failure was counted, may still finish.
+	if count[latchkey.EUNAUTHORIZED] > limit+2 || count[latchkey.ERATELIMITED] != n-count[latchkey.EUNAUTHORIZED] {
+		t.Fatalf("answers %v: want at most %d wrong-password answers, the rest rate_limited", count, limit+2)
 	}
 }
 

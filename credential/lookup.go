@@ -8,11 +8,17 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
-// absentFor is how long a user found absent from the store is taken as
+// AbsentFor is how long a user found absent from the store is taken as
 // absent, so that the many users of an identity provider who are not in
 // the store do not each cost a query per request. A user created meanwhile
 // gets their roles after at most this long.
-const absentFor = 30 * time.Second
+const AbsentFor = 30 * time.Second
+
+// AccessGeneration changes whenever what a user is or may do may have
+// changed: a user, their roles or a role's abilities, on any node, or a
+// resync of the change feed. A principal made from Access stays right while
+// it does not change (and, for a user Access did not find, for AbsentFor).
+func (s *Service) AccessGeneration() uint64 { return s.accessGen.Load() }
 
 // Access finds the user DIRECTORY\username (compared case-insensitively)
 // with their roles and abilities, from memory when seen recently, for a

@@ -36,7 +36,7 @@ func (s *Service) SignIn(ctx context.Context, login, secret, remote, method stri
 	if s.accounts.blocked(acct, now) || s.addresses.blocked(addr, now) {
 		return nil, "", errTooMany
 	}
-	p, how, err := s.signIn(ctx, login, acct, secret, method)
+	p, how, err := s.signIn(ctx, login, acct, addr, secret, method)
 	if err != nil {
 		if code := latchkey.ErrorCode(err); code == latchkey.EUNAUTHORIZED || code == latchkey.EFORBIDDEN {
 			s.accounts.fail(acct, now)
@@ -54,8 +54,8 @@ func (s *Service) SignIn(ctx context.Context, login, secret, remote, method stri
 }
 
 // signIn checks the secret; acct is accountKey(s, login), made once per
-// sign-in.
-func (s *Service) signIn(ctx context.Context, login, acct, secret, method string) (*latchkey.Principal, string, error) {
+// sign-in, and addr addressKey of the client's address.
+func (s *Service) signIn(ctx context.Context, login, acct, addr, secret, method string) (*latchkey.Principal, string, error) {
 	if _, isKey := ParseAPIKey(secret); isKey {
 		e, err := s.verifyKey(ctx, secret)
 		if err != nil {
@@ -71,16 +71,27 @@ func (s *Service) signIn(ctx context.Context, login, acct, secret, method string
 	if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 		return nil, "", err
 	}
+	// A check that waited for its turn to hash is dropped if the limits
+	// were reached meanwhile (by the checks ahead of it).
+	admit := func() error {
+		if now := s.now(); s.accounts.blocked(acct, now) || s.addresses.blocked(addr, now) {
+			return errTooMany
+		}
+		return nil
+	}
 	if err != nil || u.user.PasswordHash == "" || u.user.Disabled {
-		s.hasher.Verify(ctx, s.dummyHash, secret) // same cost as a real check
+		// The same cost, and the same refusals, as a real check.
+		if _, err := s.hasher.VerifyAdmitted(ctx, s.dummyHash, secret, admit); err != nil {
+			return nil, "", err
+		}
 		return nil, "", errBadLogin
 	}
-	ck := s.passwordCacheKey(u.user, secret)
-	if uid, ok := s.passwords.GetIfPresent(ck); ok && uid == u.user.ID {
-		return u.principal(method, "", false, zeroTime), ByPassword, nil
+	ck := s.passwordCacheKey(u.user.ID, secret)
+	if c, ok := s.passwords.GetIfPresent(ck); ok && c.userID == u.user.ID && c.hash == u.user.PasswordHash {
+		return u.passwordPrincipal(method), ByPassword, nil
 	}
 	gen := s.gen.Load()
-	ok, err := s.hasher.Verify(ctx, u.user.PasswordHash, secret)
+	ok, err := s.hasher.VerifyAdmitted(ctx, u.user.PasswordHash, secret, admit)
 	if err != nil {
 		return nil, "", err
 	}
@@ -88,20 +99,26 @@ func (s *Service) signIn(ctx context.Context, login, acct, secret, method string
 		return nil, "", errBadLogin
 	}
 	if s.gen.Load() == gen {
-		s.passwords.Set(ck, u.user.ID)
+		s.passwords.Set(ck, passwordCheck{userID: u.user.ID, hash: u.user.PasswordHash})
 	}
-	return u.principal(method, "", false, zeroTime), ByPassword, nil
+	return u.passwordPrincipal(method), ByPassword, nil
+}
+
+// passwordCheck is a password found right: whose, and against which stored
+// hash, so that a changed password (a new hash) no longer matches.
+type passwordCheck struct {
+	userID int64
+	hash   string
 }
 
 // passwordCacheKey derives the password cache's key from this process's
-// random key, the user id, the stored hash and the password, so the cache
-// holds nothing from which a password could be read.
-func (s *Service) passwordCacheKey(u *latchkey.User, pw string) [32]byte {
-	var stack [256]byte // enough for most; a longer password spills to the heap
+// random key, the user id and the password, so the cache holds nothing from
+// which a password could be read. With a 16-byte key, passwords up to 31
+// bytes take one SHA-256 block.
+func (s *Service) passwordCacheKey(userID int64, pw string) [32]byte {
+	var stack [128]byte // enough for most; a longer password spills to the heap
 	buf := append(stack[:0], s.cacheKey...)
-	buf = binary.BigEndian.AppendUint64(buf, uint64(u.ID))
-	buf = append(buf, u.PasswordHash...)
-	buf = append(buf, 0)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(userID))
 	buf = append(buf, pw...)
 	return sha256.Sum256(buf)
 }

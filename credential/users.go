@@ -18,6 +18,20 @@ type userEntry struct {
 	roles     []string
 	abilities []string
 	stale     atomic.Bool
+	// signedIn is the principal of the user's last password sign-in (no
+	// credential id, no expiry), shared by the sign-ins that follow with
+	// the same method; the entry is replaced when the user changes.
+	signedIn atomic.Pointer[latchkey.Principal]
+}
+
+// passwordPrincipal returns the principal of a password sign-in with method.
+func (u *userEntry) passwordPrincipal(method string) *latchkey.Principal {
+	if p := u.signedIn.Load(); p != nil && p.Method == method {
+		return p
+	}
+	p := u.principal(method, "", false, zeroTime)
+	u.signedIn.Store(p)
+	return p
 }
 
 // principal returns a new principal for the user, authenticated by method.

@@ -22,13 +22,23 @@ type certAuth struct {
 	header    string              // canonical form of the impersonation header's name
 	trustCN   map[string]struct{} // subject common names
 	trustFP   map[string]struct{} // lowercase hex SHA-256
+	memo      *principalMemo[certKey]
+}
+
+// certKey is what a principal of the cert method follows from: the
+// verified certificate (as parsed for its connection) and the
+// impersonation header's value ("" without one).
+type certKey struct {
+	leaf *x509.Certificate
+	as   string
 }
 
 func newCertAuth(s *Server) Authenticator {
 	c := s.cfg.Certificates
 	a := &certAuth{s: s, identity: c.Identity, directory: c.Directory,
 		header:  http.CanonicalHeaderKey(c.ImpersonationHeader),
-		trustCN: map[string]struct{}{}, trustFP: map[string]struct{}{}}
+		trustCN: map[string]struct{}{}, trustFP: map[string]struct{}{},
+		memo: newPrincipalMemo[certKey](s.creds)}
 	for _, t := range c.Trusted {
 		switch kind, val, _ := strings.Cut(t, ":"); kind {
 		case "cn":
@@ -58,25 +68,43 @@ func (a *certAuth) Authenticate(r *http.Request) (*latchkey.Principal, error) {
 		return nil, ErrNoCredentials
 	}
 	leaf := r.TLS.VerifiedChains[0][0]
+	k := certKey{leaf: leaf}
+	if len(v) == 1 {
+		k.as = v[0]
+	}
+	if p := a.memo.get(k); p != nil && len(v) < 2 {
+		return p, nil
+	}
+	gen := a.memo.generation()
+	p, found, err := a.authenticate(r.Context(), leaf, v)
+	if err == nil {
+		a.memo.set(k, p, gen, found)
+	}
+	return p, err
+}
+
+// authenticate makes the principal of a verified certificate; v is the
+// impersonation header's values.
+func (a *certAuth) authenticate(ctx context.Context, leaf *x509.Certificate, v []string) (*latchkey.Principal, bool, error) {
 	fp := pki.FingerprintHex(leaf)
 	if len(v) > 0 && a.trusted(leaf, fp) {
 		if len(v) > 1 {
-			return nil, latchkey.Errorf(latchkey.EINVALID, "Send one %s header, not %d.", a.header, len(v))
+			return nil, false, latchkey.Errorf(latchkey.EINVALID, "Send one %s header, not %d.", a.header, len(v))
 		}
 		dir, user, err := ParseQlikUser(v[0])
 		if err != nil {
-			return nil, latchkey.Errorf(latchkey.EINVALID, "The %s header must be %s. %s", a.header, qlikUserForm, latchkey.ErrorMessage(err))
+			return nil, false, latchkey.Errorf(latchkey.EINVALID, "The %s header must be %s. %s", a.header, qlikUserForm, latchkey.ErrorMessage(err))
 		}
-		return a.principal(r.Context(), leaf, fp, strings.ToUpper(dir), user)
+		return a.principal(ctx, leaf, fp, strings.ToUpper(dir), user)
 	}
 	user := a.username(leaf, fp)
 	if user == "" {
-		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The client certificate has no %s to name a user by.", identityNames[a.identity])
+		return nil, false, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The client certificate has no %s to name a user by.", identityNames[a.identity])
 	}
 	if err := latchkey.ValidateName("username", user); err != nil {
-		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The client certificate cannot name a user: %s", latchkey.ErrorMessage(err))
+		return nil, false, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The client certificate cannot name a user: %s", latchkey.ErrorMessage(err))
 	}
-	return a.principal(r.Context(), leaf, fp, a.directory, user)
+	return a.principal(ctx, leaf, fp, a.directory, user)
 }
 
 // trusted reports whether the certificate may act as other users.
@@ -121,18 +149,21 @@ func (a *certAuth) username(c *x509.Certificate, fp string) string {
 // user the store holds (the directory compared in any case, as Qlik does)
 // lends the principal their names, roles and abilities; a disabled one is
 // refused. The credential is the certificate, by fingerprint.
-func (a *certAuth) principal(ctx context.Context, c *x509.Certificate, fp, dir, user string) (*latchkey.Principal, error) {
+func (a *certAuth) principal(ctx context.Context, c *x509.Certificate, fp, dir, user string) (*latchkey.Principal, bool, error) {
 	p := &latchkey.Principal{Directory: dir, Username: user, Method: latchkey.MethodCert,
 		CredentialID: "sha256:" + fp, ExpiresAt: c.NotAfter}
 	u, roles, abilities, found, err := a.s.access(ctx, dir, user)
-	if err != nil || !found {
-		return p, err
+	if err != nil {
+		return nil, false, err
+	}
+	if !found {
+		return p, false, nil
 	}
 	if u.Disabled {
-		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The account %s is disabled.", u.QualifiedName())
+		return nil, true, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The account %s is disabled.", u.QualifiedName())
 	}
 	p.UserID, p.Directory, p.Username = u.ID, u.Directory, u.Username
 	p.DisplayName, p.Email, p.Groups = u.DisplayName, u.Email, u.Groups
 	p.Roles, p.Abilities = roles, abilities
-	return p, nil
+	return p, true, nil
 }

@@ -20,6 +20,7 @@ import (
 type jwtAuth struct {
 	s     *Server
 	chain []TokenVerifier
+	memo  *principalMemo[*jwtverify.Result] // shared by every route's jwtAuth
 }
 
 // routeScoped is an Authenticator that each route needs its own of.
@@ -28,7 +29,7 @@ type routeScoped interface {
 }
 
 func newJWTAuth(s *Server) Authenticator {
-	return &jwtAuth{s: s}
+	return &jwtAuth{s: s, memo: newPrincipalMemo[*jwtverify.Result](s.creds)}
 }
 
 // Method returns "jwt".
@@ -55,7 +56,7 @@ func (a *jwtAuth) forRoute(c config.Route) (Authenticator, error) {
 			names = append(names, config.OwnVerifier)
 		}
 	}
-	r := &jwtAuth{s: a.s}
+	r := &jwtAuth{s: a.s, memo: a.memo}
 	for _, name := range names {
 		v, ok := a.s.verifiers[name]
 		if name == config.OwnVerifier && a.s.issuer != nil {
@@ -128,22 +129,38 @@ func bearerToken(header string) (string, error) {
 	return raw, nil
 }
 
-// principal makes the principal of a verified token. A user the store
-// holds under the same DIRECTORY\user lends their roles and abilities (and
-// their name, email and groups where the token has none); a disabled one is
-// refused.
+// principal returns the principal of a verified token: remembered for a
+// token verified from memory (the same Result), made otherwise. A user the
+// store holds under the same DIRECTORY\user lends their roles and abilities
+// (and their name, email and groups where the token has none); a disabled
+// one is refused.
 func (a *jwtAuth) principal(ctx context.Context, res *jwtverify.Result) (*latchkey.Principal, error) {
+	if p := a.memo.get(res); p != nil {
+		return p, nil
+	}
+	gen := a.memo.generation()
+	p, found, err := a.makePrincipal(ctx, res)
+	if err == nil {
+		a.memo.set(res, p, gen, found)
+	}
+	return p, err
+}
+
+func (a *jwtAuth) makePrincipal(ctx context.Context, res *jwtverify.Result) (*latchkey.Principal, bool, error) {
 	p := &latchkey.Principal{
 		Directory: res.Directory, Username: res.Username, DisplayName: res.DisplayName, Email: res.Email,
 		Groups: res.Groups, Claims: res.Claims, Method: latchkey.MethodJWT,
 		CredentialID: cmp.Or(res.JTI, res.KeyID), ExpiresAt: res.ExpiresAt,
 	}
 	u, roles, abilities, found, err := a.s.access(ctx, res.Directory, res.Username)
-	if err != nil || !found {
-		return p, err
+	if err != nil {
+		return nil, false, err
+	}
+	if !found {
+		return p, false, nil
 	}
 	if u.Disabled {
-		return nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The account %s is disabled.", u.QualifiedName())
+		return nil, true, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The account %s is disabled.", u.QualifiedName())
 	}
 	p.UserID, p.Directory, p.Username = u.ID, u.Directory, u.Username
 	p.DisplayName, p.Email = cmp.Or(p.DisplayName, u.DisplayName), cmp.Or(p.Email, u.Email)
@@ -151,5 +168,5 @@ func (a *jwtAuth) principal(ctx context.Context, res *jwtverify.Result) (*latchk
 		p.Groups = u.Groups
 	}
 	p.Roles, p.Abilities = roles, abilities
-	return p, nil
+	return p, true, nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/jwtverify"
 )
 
 // Leeway allows for clock skew between nodes and clients on exp, nbf and iat.
@@ -34,8 +35,9 @@ type Issuer struct {
 	log *slog.Logger
 	now func() time.Time
 
-	set atomic.Pointer[keySet]
-	gen atomic.Uint64 // counts signing key changes reported by the feed
+	set   atomic.Pointer[keySet]
+	gen   atomic.Uint64    // counts signing key changes reported by the feed
+	cache *jwtverify.Cache // tokens verified, until they expire or their key retires
 
 	mu         sync.Mutex // serialises reloads and rotation
 	lastForced time.Time  // last reload for an unknown kid, under mu
@@ -65,10 +67,11 @@ func newIssuer(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *
 	if c.Lifetime <= 0 || c.RotateEvery < c.Lifetime {
 		return nil, latchkey.Errorf(latchkey.EINVALID, "The token lifetime must be more than 0 and at most rotate_every.")
 	}
-	is := &Issuer{st: st, cfg: c, log: log, now: now, stop: make(chan struct{})}
+	is := &Issuer{st: st, cfg: c, log: log, now: now, stop: make(chan struct{}), cache: jwtverify.NewCache(0, now)}
 	is.unsubscribe = st.Subscribe(is.onChange)
 	if err := is.maintain(ctx); err != nil {
 		is.unsubscribe()
+		is.cache.Close()
 		return nil, err
 	}
 	is.done.Go(is.loop)
@@ -101,6 +104,7 @@ func (is *Issuer) Close() error {
 		is.unsubscribe()
 		close(is.stop)
 		is.done.Wait()
+		is.cache.Close()
 	})
 	return nil
 }
@@ -122,11 +126,13 @@ func (is *Issuer) loop() {
 	}
 }
 
-// onChange marks the cached key set stale when another node (or this one)
-// changed the signing keys, or when changes may have been missed.
+// onChange marks the cached key set stale, and forgets the tokens verified
+// with it, when another node (or this one) changed the signing keys, or
+// when changes may have been missed.
 func (is *Issuer) onChange(c latchkey.Change) {
 	if c.Kind == latchkey.ChangeSigningKey || c.Kind == latchkey.ChangeResync {
 		is.gen.Add(1)
+		is.cache.Clear()
 	}
 }
 

@@ -432,3 +432,56 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyRemembers: a repeated token is answered from memory until it
+// expires, and verified afresh once the signing keys change.
+func TestVerifyRemembers(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	st := openStores(t, 1)[0]
+	is := newTestIssuer(t, st, config.JWTIssuer{Lifetime: config.Duration(time.Hour), RotateEvery: config.Duration(2 * time.Hour)}, clk)
+	clk.advance(90 * time.Minute)
+	raw, _, err := is.Sign(ctx, goran) // valid for an hour, past the next rotation
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := is.Verify(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := is.Verify(ctx, raw); err != nil || again != first {
+		t.Fatalf("a repeated token was verified again: %p %p %v", first, again, err)
+	}
+	if _, err := is.Verify(ctx, raw[:len(raw)-2]+"AA"); latchkey.ErrorCode(err) != latchkey.EUNAUTHORIZED {
+		t.Fatalf("a token with another signature: %v", err)
+	}
+
+	// A key change (the rotation makes a key) makes every token be
+	// verified afresh; the feed delivers it.
+	clk.advance(31 * time.Minute)
+	if err := is.maintain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if kids := jwksKeys(t, is); len(kids) != 2 {
+		t.Fatalf("no rotation: %v", kids)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, err := is.Verify(ctx, raw)
+		if err != nil {
+			t.Fatalf("the token before its expiry: %v", err)
+		}
+		if r != first {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a token is still answered from memory after the keys changed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	clk.advance(30 * time.Minute) // past its expiry and the leeway
+	if _, err := is.Verify(ctx, raw); latchkey.ErrorCode(err) != latchkey.EUNAUTHORIZED {
+		t.Fatalf("an expired token remembered: %v", err)
+	}
+}

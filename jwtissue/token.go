@@ -107,13 +107,23 @@ var (
 
 // Verify checks a token of this issuer: its signature by the published key
 // its kid names (with that key's algorithm only), exp, nbf and iat with 30
-// seconds' leeway, iss and aud.
+// seconds' leeway, iss and aud. A token verified before is answered from
+// memory until it expires or its key retires (and forgotten when the
+// signing keys change); the Result is shared and must not be modified.
 func (is *Issuer) Verify(ctx context.Context, raw string) (*jwtverify.Result, error) {
+	if len(raw) > jwtverify.MaxTokenBytes {
+		return nil, latchkey.Errorf(latchkey.EINVALID, "The bearer token is longer than %d KiB.", jwtverify.MaxTokenBytes>>10)
+	}
+	if res := is.cache.Get(raw); res != nil {
+		return res, nil
+	}
+	gen := is.gen.Load()
 	s, err := is.current(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var c Claims
+	var key *signingKey
 	keyfunc := func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		k := s.byID[kid]
@@ -126,6 +136,7 @@ func (is *Issuer) Verify(ctx context.Context, raw string) (*jwtverify.Result, er
 		if t.Method.Alg() != k.alg {
 			return nil, errWrongAlg
 		}
+		key = k
 		return k.public, nil
 	}
 	parser := jwt.NewParser(jwt.WithValidMethods(validMethods), jwt.WithLeeway(Leeway), jwt.WithIssuedAt(),
@@ -139,11 +150,19 @@ func (is *Issuer) Verify(ctx context.Context, raw string) (*jwtverify.Result, er
 	if c.Username == "" || c.Directory == "" || c.ID == "" {
 		return nil, latchkey.Errorf(latchkey.EINVALID, "The token lacks the directory, username or jti claim.")
 	}
-	return &jwtverify.Result{
+	res := &jwtverify.Result{
 		Directory: c.Directory, Username: c.Username, DisplayName: c.Name, Email: c.Email, Groups: c.Groups,
 		Subject: c.Subject, Issuer: c.Issuer, Audience: c.Audience, JTI: c.ID, KeyID: kid,
 		IssuedAt: c.IssuedAt.Time, NotBefore: c.NotBefore.Time, ExpiresAt: c.ExpiresAt.Time,
-	}, nil
+	}
+	if is.gen.Load() == gen { // no key change while verifying
+		until := res.ExpiresAt
+		if key.retire.Before(until) {
+			until = key.retire
+		}
+		is.cache.Set(raw, res, until.Add(Leeway))
+	}
+	return res, nil
 }
 
 // verifyError turns a parser error into latchkey's: a token that is no JWT

@@ -257,7 +257,7 @@ type options struct {
 	httpTimeout     time.Duration // a JWKS fetch
 	refreshEvery    time.Duration // background JWKS refresh
 	unknownKIDEvery time.Duration // the least time between refetches on an unknown kid
-	cacheSize       int           // verified tokens remembered; 0 disables the cache
+	cacheBytes      int64         // memory for verified tokens; 0 disables the cache
 }
 
 var defaultOptions = options{
@@ -265,5 +265,5 @@ var defaultOptions = options{
 	httpTimeout:     10 * time.Second,
 	refreshEvery:    15 * time.Minute,
 	unknownKIDEvery: time.Minute,
-	cacheSize:       10_000,
+	cacheBytes:      DefaultCacheBytes,
 }

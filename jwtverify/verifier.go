@@ -9,13 +9,13 @@
 // its own family, so an HMAC secret and a public key are never
 // interchangeable, and "none" is never accepted.
 //
-// Tokens verified once are remembered (by their SHA-256) until they expire,
-// so that a client that repeats its token costs one hash and a lookup.
+// Tokens verified once are remembered (keyed by the token itself, within a
+// memory budget) until they expire, so that a client that repeats its token
+// costs one map lookup.
 package jwtverify
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/maypok86/otter/v2"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
@@ -46,7 +45,7 @@ type Verifier struct {
 	cancel    context.CancelFunc
 	parser    *jwt.Parser
 	validator *jwt.Validator
-	cache     *otter.Cache[[32]byte, *Result] // nil: no cache
+	cache     *Cache // nil: no cache
 }
 
 // New builds the verifier c describes (as config.Load fills and validates
@@ -123,14 +122,8 @@ func newVerifier(ctx context.Context, c config.JWTVerifier, getenv func(string) 
 		vopts = append(vopts, jwt.WithIssuer(c.Issuer))
 	}
 	v.validator = jwt.NewValidator(vopts...)
-	if o.cacheSize > 0 {
-		leeway := c.Leeway.D()
-		v.cache = otter.Must(&otter.Options[[32]byte, *Result]{
-			MaximumSize: o.cacheSize,
-			ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[[32]byte, *Result]) time.Duration {
-				return time.Until(e.Value.ExpiresAt) + leeway
-			}),
-		})
+	if o.cacheBytes > 0 {
+		v.cache = NewCache(o.cacheBytes, o.now)
 	}
 	return v, nil
 }
@@ -152,7 +145,7 @@ func (v *Verifier) Close() {
 		v.cancel()
 	}
 	if v.cache != nil {
-		v.cache.StopAllGoroutines()
+		v.cache.Close()
 	}
 }
 
@@ -170,17 +163,12 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Result, error) {
 	if v.cache == nil {
 		return v.verify(ctx, raw)
 	}
-	h := tokenHash(raw)
-	if res, ok := v.cache.GetIfPresent(h); ok {
-		if !v.now().Before(res.ExpiresAt.Add(v.cfg.Leeway.D())) {
-			v.cache.Invalidate(h)
-			return nil, errExpired
-		}
+	if res := v.cache.Get(raw); res != nil {
 		return res, nil
 	}
 	res, err := v.verify(ctx, raw)
 	if err == nil {
-		v.cache.Set(h, res)
+		v.cache.Set(raw, res, res.ExpiresAt.Add(v.cfg.Leeway.D()))
 	}
 	return res, err
 }
@@ -234,7 +222,6 @@ func (v *Verifier) parseError(tok *jwt.Token, err error) error {
 
 var (
 	errTooLong = latchkey.Errorf(latchkey.EINVALID, "The bearer token is longer than %d KiB.", MaxTokenBytes>>10)
-	errExpired = latchkey.Errorf(latchkey.EUNAUTHORIZED, "The token has expired.")
 )
 
 // claimsError classifies an error of golang-jwt's claim validator. The
@@ -255,15 +242,4 @@ func claimsError(err error) error {
 		return latchkey.Wrap(err, latchkey.EINVALID, "The token lacks a required claim.")
 	}
 	return latchkey.Wrap(err, latchkey.EUNAUTHORIZED, msg)
-}
-
-// tokenHash is the SHA-256 of a token, the key of the verified-token cache.
-// Tokens of usual size are hashed from a stack buffer, so that a cached
-// answer copies nothing to the heap.
-func tokenHash(raw string) [32]byte {
-	var buf [2048]byte
-	if len(raw) <= len(buf) {
-		return sha256.Sum256(append(buf[:0], raw...))
-	}
-	return sha256.Sum256([]byte(raw))
 }

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 
@@ -41,11 +42,20 @@ const (
 	MaxLength = 1024 // bytes; bounds the work one request can ask for
 )
 
-// Hasher hashes and verifies passwords, at most a fixed number at once.
+// Hasher hashes and verifies passwords, at most a fixed number at once,
+// with at most a fixed number more waiting for their turn.
 type Hasher struct {
-	params Params
-	slots  chan struct{}
+	params  Params
+	slots   chan struct{}
+	waiting atomic.Int64
+	maxWait int64
 }
+
+// WaitingPerSlot is how many hashes may wait per hash running; more are
+// refused at once (ERATELIMITED) rather than queued, so that a flood of
+// password checks is answered quickly and a good user's check is not
+// behind hundreds of bad ones.
+const WaitingPerSlot = 8
 
 // NewHasher returns a Hasher with the given cost that runs at most
 // concurrency hashes at once. 0 means one fewer than the number of CPUs (at
@@ -55,8 +65,10 @@ func NewHasher(p Params, concurrency int) *Hasher {
 	if concurrency <= 0 {
 		concurrency = max(1, runtime.NumCPU()-1)
 	}
-	return &Hasher{params: p, slots: make(chan struct{}, concurrency)}
+	return &Hasher{params: p, slots: make(chan struct{}, concurrency), maxWait: int64(concurrency * WaitingPerSlot)}
 }
+
+var errBusy = latchkey.Errorf(latchkey.ERATELIMITED, "Too many password checks are waiting; try again in a few seconds.")
 
 // Validate reports whether a new password is acceptable, with a sentence
 // saying what to fix.
@@ -75,7 +87,7 @@ func Validate(pw string) error {
 func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 	salt := make([]byte, h.params.SaltLen)
 	rand.Read(salt)
-	key, err := h.derive(ctx, h.params, salt, pw)
+	key, err := h.derive(ctx, h.params, salt, pw, nil)
 	if err != nil {
 		return "", err
 	}
@@ -87,6 +99,14 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 // hash, or the context ended while waiting for a slot). Passwords longer
 // than MaxLength never match but still cost a full hash.
 func (h *Hasher) Verify(ctx context.Context, encoded, pw string) (bool, error) {
+	return h.VerifyAdmitted(ctx, encoded, pw, nil)
+}
+
+// VerifyAdmitted is Verify that, once its turn has come and before it
+// hashes, asks admit (when not nil) whether the check is still wanted: an
+// error from admit — such as a limit of failed sign-ins that was reached
+// while this check waited — is returned without hashing.
+func (h *Hasher) VerifyAdmitted(ctx context.Context, encoded, pw string, admit func() error) (bool, error) {
 	p, salt, want, err := Parse(encoded)
 	if err != nil {
 		return false, err
@@ -95,20 +115,35 @@ func (h *Hasher) Verify(ctx context.Context, encoded, pw string) (bool, error) {
 	if tooLong {
 		pw = pw[:MaxLength]
 	}
-	got, err := h.derive(ctx, p, salt, pw)
+	got, err := h.derive(ctx, p, salt, pw, admit)
 	if err != nil {
 		return false, err
 	}
 	return subtle.ConstantTimeCompare(got, want) == 1 && !tooLong, nil
 }
 
-func (h *Hasher) derive(ctx context.Context, p Params, salt []byte, pw string) ([]byte, error) {
+func (h *Hasher) derive(ctx context.Context, p Params, salt []byte, pw string, admit func() error) ([]byte, error) {
 	select {
-	case h.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, latchkey.Wrap(ctx.Err(), latchkey.EUNAVAILABLE, "The server is busy; try again.")
+	case h.slots <- struct{}{}: // a free slot: no wait
+	default:
+		if h.waiting.Add(1) > h.maxWait {
+			h.waiting.Add(-1)
+			return nil, errBusy
+		}
+		select {
+		case h.slots <- struct{}{}:
+			h.waiting.Add(-1)
+		case <-ctx.Done():
+			h.waiting.Add(-1)
+			return nil, latchkey.Wrap(ctx.Err(), latchkey.EUNAVAILABLE, "The server is busy; try again.")
+		}
 	}
 	defer func() { <-h.slots }()
+	if admit != nil {
+		if err := admit(); err != nil {
+			return nil, err
+		}
+	}
 	return argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen), nil
 }
 
