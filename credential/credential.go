@@ -63,7 +63,7 @@ type Service struct {
 	absent    *otter.Cache[string, struct{}] // "dirkey\x00userkey" of users not in the store
 	keys      *otter.Cache[string, *keyEntry]
 	sessions  *otter.Cache[[32]byte, *sessionEntry]
-	passwords *otter.Cache[[32]byte, passwordCheck] // passwordCacheKey(user id, password) → check
+	passwords *otter.Cache[[32]byte, *passwordCheck] // passwordCacheKey(login, password) → check
 	// gen counts invalidations. A loader notes it before reading the store
 	// and caches what it read only if no invalidation came meanwhile.
 	gen atomic.Uint64
@@ -110,7 +110,7 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 		absent:    newCache[string, struct{}](cfg.CacheSize, AbsentFor),
 		keys:      newCache[string, *keyEntry](cfg.CacheSize, 10*time.Minute),
 		sessions:  newCache[[32]byte, *sessionEntry](cfg.CacheSize, 10*time.Minute),
-		passwords: newCache[[32]byte, passwordCheck](cfg.CacheSize, cfg.PasswordCacheTTL),
+		passwords: newCache[[32]byte, *passwordCheck](cfg.CacheSize, cfg.PasswordCacheTTL),
 		accounts:  newLimiter(cfg.MaxFailures, cfg.FailureWindow, cfg.CacheSize),
 		addresses: newLimiter(cfg.MaxAddressFailures, cfg.FailureWindow, cfg.CacheSize),
 		stop:      make(chan struct{}),
@@ -195,7 +195,7 @@ func (s *Service) dropUser(id int64) {
 		e.stale.Store(true)
 	}
 	for h, c := range s.passwords.All() {
-		if c.userID == id {
+		if c.user.user.ID == id {
 			s.passwords.Invalidate(h)
 		}
 	}

@@ -271,3 +271,61 @@ func FuzzParseAPIKey(f *testing.F) {
 		}
 	})
 }
+
+// TestRememberedPassword: a password found right is not hashed again, but
+// the account's limits, a new password and a disabled account all apply to
+// it at once.
+func TestRememberedPassword(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	u := f.addUser(t, "rita")
+	signIn := func(login, pw, addr string) string {
+		_, _, err := f.svc.SignIn(ctx, login, pw, addr, latchkey.MethodBasic)
+		return code(err)
+	}
+	for _, login := range []string{`LAB\rita`, `LAB\rita`, `lab\RITA`, `lab\RITA`} {
+		if c := signIn(login, "password-rita", "192.0.2.1:1"); c != "" {
+			t.Fatalf("%s: %s", login, c)
+		}
+	}
+	if f.svc.rememberedPassword(`LAB\rita`, "password-rita") == nil || f.svc.rememberedPassword(`lab\RITA`, "password-rita") == nil {
+		t.Fatal("a password found right is not remembered")
+	}
+	if f.svc.rememberedPassword(`LAB\rita`, "password-rit") != nil || f.svc.rememberedPassword(`LAB\rit`, "apassword-rita") != nil {
+		t.Fatal("another name or password matches a remembered one")
+	}
+
+	// The account's limit: failures from elsewhere block the remembered
+	// password too.
+	for range 5 {
+		signIn(`LAB\rita`, "wrong", "192.0.2.2:1")
+	}
+	if c := signIn(`LAB\rita`, "password-rita", "192.0.2.1:1"); c != latchkey.ERATELIMITED {
+		t.Fatalf("a blocked account's remembered password: %q", c)
+	}
+
+	// A new password: the old one is refused at once.
+	f2 := newFixture(t)
+	u = f2.addUser(t, "sven")
+	f = f2
+	if c := signIn(`LAB\sven`, "password-sven", "192.0.2.1:1"); c != "" {
+		t.Fatal(c)
+	}
+	hash, _ := f.h.Hash(ctx, "a new password")
+	if _, err := f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{PasswordHash: &hash}); err != nil {
+		t.Fatal(err)
+	}
+	if c := signIn(`LAB\sven`, "password-sven", "192.0.2.1:1"); c != latchkey.EUNAUTHORIZED {
+		t.Fatalf("the old password after a change: %q", c)
+	}
+	if c := signIn(`LAB\sven`, "a new password", "192.0.2.1:1"); c != "" {
+		t.Fatalf("the new password: %q", c)
+	}
+	disabled := true
+	if _, err := f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	if c := signIn(`LAB\sven`, "a new password", "192.0.2.1:1"); c != latchkey.EUNAUTHORIZED {
+		t.Fatalf("a disabled account's remembered password: %q", c)
+	}
+}

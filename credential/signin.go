@@ -29,10 +29,18 @@ var (
 // checked against a dummy hash at full cost, and failed attempts are counted
 // per account name and per client address, which are refused for a while
 // (429) once they fail too often. A successful password check is remembered
-// briefly, keyed by a hash of user, stored hash and password.
+// briefly, keyed by a hash of the login name and password, until the user
+// changes; the limits apply to it too.
 func (s *Service) SignIn(ctx context.Context, login, secret, remote, method string) (*latchkey.Principal, string, error) {
 	now := s.now()
-	acct, addr := accountKey(s, login), addressKey(remote)
+	addr := addressKey(remote)
+	if c := s.rememberedPassword(login, secret); c != nil {
+		if s.accounts.blocked(c.acct, now) || s.addresses.blocked(addr, now) {
+			return nil, "", errTooMany
+		}
+		return c.user.passwordPrincipal(method), ByPassword, nil
+	}
+	acct := accountKey(s, login)
 	if s.accounts.blocked(acct, now) || s.addresses.blocked(addr, now) {
 		return nil, "", errTooMany
 	}
@@ -67,6 +75,7 @@ func (s *Service) signIn(ctx context.Context, login, acct, addr, secret, method 
 		}
 		return e.user.principal(method, e.key.ID, e.key.ReadOnly, e.key.ExpiresAt), ByAPIKey, nil
 	}
+	gen := s.gen.Load()
 	u, err := s.userByKey(ctx, login, acct)
 	if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 		return nil, "", err
@@ -86,11 +95,6 @@ func (s *Service) signIn(ctx context.Context, login, acct, addr, secret, method 
 		}
 		return nil, "", errBadLogin
 	}
-	ck := s.passwordCacheKey(u.user.ID, secret)
-	if c, ok := s.passwords.GetIfPresent(ck); ok && c.userID == u.user.ID && c.hash == u.user.PasswordHash {
-		return u.passwordPrincipal(method), ByPassword, nil
-	}
-	gen := s.gen.Load()
 	ok, err := s.hasher.VerifyAdmitted(ctx, u.user.PasswordHash, secret, admit)
 	if err != nil {
 		return nil, "", err
@@ -99,26 +103,44 @@ func (s *Service) signIn(ctx context.Context, login, acct, addr, secret, method 
 		return nil, "", errBadLogin
 	}
 	if s.gen.Load() == gen {
-		s.passwords.Set(ck, passwordCheck{userID: u.user.ID, hash: u.user.PasswordHash})
+		ck := s.passwordCacheKey(login, secret)
+		s.passwords.Set(ck, &passwordCheck{user: u, acct: acct})
+		if s.gen.Load() != gen { // a change came in meanwhile, and may have missed it
+			s.passwords.Invalidate(ck)
+		}
 	}
 	return u.passwordPrincipal(method), ByPassword, nil
 }
 
-// passwordCheck is a password found right: whose, and against which stored
-// hash, so that a changed password (a new hash) no longer matches.
+// passwordCheck is a password found right for a login name: whose, and the
+// name's accountKey (for the limits).
 type passwordCheck struct {
-	userID int64
-	hash   string
+	user *userEntry
+	acct string
+}
+
+// rememberedPassword returns the check that found secret right for login,
+// if there was one lately and the user has not changed since.
+func (s *Service) rememberedPassword(login, secret string) *passwordCheck {
+	if _, isKey := ParseAPIKey(secret); isKey {
+		return nil
+	}
+	c, ok := s.passwords.GetIfPresent(s.passwordCacheKey(login, secret))
+	if !ok || c.user.stale.Load() || c.user.user.Disabled {
+		return nil
+	}
+	return c
 }
 
 // passwordCacheKey derives the password cache's key from this process's
-// random key, the user id and the password, so the cache holds nothing from
-// which a password could be read. With a 16-byte key, passwords up to 31
-// bytes take one SHA-256 block.
-func (s *Service) passwordCacheKey(userID int64, pw string) [32]byte {
-	var stack [128]byte // enough for most; a longer password spills to the heap
+// random key, the login name and the password, so the cache holds nothing
+// from which a password could be read. With a 16-byte key, a login name
+// and password of up to 38 bytes together take one SHA-256 block.
+func (s *Service) passwordCacheKey(login, pw string) [32]byte {
+	var stack [128]byte // enough for most; longer ones spill to the heap
 	buf := append(stack[:0], s.cacheKey...)
-	buf = binary.BigEndian.AppendUint64(buf, uint64(userID))
+	buf = binary.AppendUvarint(buf, uint64(len(login)))
+	buf = append(buf, login...)
 	buf = append(buf, pw...)
 	return sha256.Sum256(buf)
 }

@@ -96,14 +96,17 @@ func equalChanges(a, b []latchkey.Change) bool {
 }
 
 // TestWALAndForeignKeys checks the file's journal mode and each pool's
-// settings.
+// settings (foreign keys, busy timeout, memory map).
 func TestWALAndForeignKeys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "latchkey.db")
 	db := openFile(t, path)
 	for name, pool := range map[string]*sql.DB{"read": db.read, "write": db.write} {
 		var mode string
-		var fk, busy int
+		var fk, busy, mmap int
 		if err := pool.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := pool.QueryRow("PRAGMA mmap_size").Scan(&mmap); err != nil {
 			t.Fatal(err)
 		}
 		if err := pool.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil {
@@ -112,8 +115,8 @@ func TestWALAndForeignKeys(t *testing.T) {
 		if err := pool.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil {
 			t.Fatal(err)
 		}
-		if mode != "wal" || fk != 1 || busy != 10000 {
-			t.Fatalf("%s pool: journal_mode %q, foreign_keys %d, busy_timeout %d", name, mode, fk, busy)
+		if mode != "wal" || fk != 1 || busy != 10000 || mmap != 1<<30 {
+			t.Fatalf("%s pool: journal_mode %q, foreign_keys %d, busy_timeout %d, mmap_size %d", name, mode, fk, busy, mmap)
 		}
 	}
 	if got := db.write.Stats().MaxOpenConnections; got != 1 {
