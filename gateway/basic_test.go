@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey"
 )
@@ -69,9 +71,20 @@ func TestBasicThrottled(t *testing.T) {
 	for range 5 {
 		f.serve(request("GET", "/api/v1/x", "", "Authorization", basic(`LAB\ann`, "wrong")))
 	}
+	start := time.Now()
 	w := f.serve(request("GET", "/api/v1/x", "", "Authorization", basic(`LAB\ann`, "password-ann")))
 	if w.Code != 429 {
 		t.Fatalf("after 5 failures: %d, want 429", w.Code)
+	}
+	if d := time.Since(start); d < testRefusalDelay {
+		t.Fatalf("the 429 came after %s, want at least %s", d, testRefusalDelay)
+	}
+	// A client that gives up is not waited for.
+	f.s.refusalDelay = time.Hour
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if w := f.serve(request("GET", "/api/v1/x", "", "Authorization", basic(`LAB\ann`, "password-ann")).WithContext(ctx)); w.Code != 429 {
+		t.Fatalf("after 5 failures, with a deadline: %d, want 429", w.Code)
 	}
 }
 

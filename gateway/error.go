@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/latchkey/latchkey"
 )
@@ -60,7 +61,30 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("Cache-Control", "no-store")
 	}
+	if status == http.StatusTooManyRequests {
+		s.holdRefusal(r)
+	}
 	writeErrorBody(w, status, code, latchkey.ErrorMessage(err))
+}
+
+// RefusalDelay is how long latchkey waits before it answers 429 (too many
+// failed sign-ins, too many password checks waiting). A client that tries
+// again at once, as one guessing passwords does, then costs a timer for a
+// second instead of a core, and clients with the right credentials keep
+// the CPU.
+const RefusalDelay = time.Second
+
+// holdRefusal waits s.refusalDelay, or until the client gives up.
+func (s *Server) holdRefusal(r *http.Request) {
+	if s.refusalDelay <= 0 {
+		return
+	}
+	t := time.NewTimer(s.refusalDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
 }
 
 func writeErrorBody(w http.ResponseWriter, status int, code, message string) {

@@ -46,6 +46,10 @@ var fixtureRoutes = []config.Route{
 
 const testOrigin = "example.apps.journyx.com"
 
+// testRefusalDelay stands for RefusalDelay in fixtures, so that the tests
+// that reach a limit do not each wait a second.
+const testRefusalDelay = 20 * time.Millisecond
+
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
@@ -71,6 +75,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.refusalDelay = testRefusalDelay
 	return &fixture{t: t, st: st, creds: creds, h: h, s: s}
 }
 

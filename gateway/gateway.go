@@ -61,6 +61,8 @@ type Server struct {
 	forwardAuth *forwardAuth
 
 	listeners []*listener
+
+	refusalDelay time.Duration // RefusalDelay; tests shorten it
 }
 
 type listener struct {
@@ -90,7 +92,8 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, store: d.Store, creds: d.Creds, log: log, metrics: newMetrics(),
-		required: newRequiredHeaders(cfg.Login), verifiers: d.Verifiers, issuer: d.Issuer}
+		required: newRequiredHeaders(cfg.Login), verifiers: d.Verifiers, issuer: d.Issuer,
+		refusalDelay: RefusalDelay}
 	creds := d.Creds
 	s.methods = s.buildMethods(extra)
 	s.metrics.prepareAuth(slices.Collect(maps.Keys(s.methods)))

@@ -85,6 +85,7 @@ func newJWTFixture(t *testing.T) *jwtFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.refusalDelay = testRefusalDelay
 	f.s = s
 	return &jwtFixture{fixture: f, idp: idp}
 }
