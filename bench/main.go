@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -40,6 +41,8 @@ type options struct {
 	newConns bool
 	wrong    int
 	keys     int
+
+	cpuProfile string
 }
 
 func main() {
@@ -52,6 +55,7 @@ func main() {
 	flag.BoolVar(&o.newConns, "new-conns", false, "also run auth-off and client-cert with a new TLS connection (full handshake) per request")
 	flag.IntVar(&o.wrong, "wrong-passwords", 0, "also run N concurrent wrong-password clients against a good Basic user")
 	flag.IntVar(&o.keys, "keys", 0, "also measure API key verification with N keys in the store against 1,000")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (client included) to this file")
 	flag.Parse()
 	if o.rounds < 1 || o.conc < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -rounds and -c must be at least 1")
@@ -79,6 +83,17 @@ func run(o options) error {
 		return err
 	}
 	defer e.close()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	medians := ""
 	if o.rounds > 1 {
 		medians = fmt.Sprintf("; figures are medians of %d rounds (non-200 summed)", o.rounds)

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/maypok86/otter/v2"
+
 	"github.com/latchkey/latchkey"
 )
 
@@ -35,20 +37,48 @@ func setIdentity(h http.Header, p *latchkey.Principal, strip ...string) {
 	for _, k := range strip {
 		h.Del(k)
 	}
-	h.Set(HeaderMethod, p.Method)
-	if p.IsAnonymous() {
-		return
+	for _, f := range identityOf(p) {
+		h[f.name] = f.value
 	}
-	set := func(k, v string) {
-		if v != "" {
-			h.Set(k, v)
+}
+
+// identityField is one identity header with its value, as http.Header
+// holds it (the name canonical).
+type identityField struct {
+	name  string
+	value []string
+}
+
+// identities are the identity headers of principals seen lately. The
+// principals of credentials seen before are shared (see credential and
+// principalMemo), so a request's identity headers cost a lookup rather than
+// a string join and a slice per header. The slices are shared too: a header
+// map they are put in must not be changed in place, only replaced, as
+// http.Header's methods and the reverse proxy do.
+var identities = otter.Must(&otter.Options[*latchkey.Principal, []identityField]{MaximumSize: 20_000})
+
+// identityOf returns the identity headers of p: the method, and for anyone
+// but the anonymous principal the fields it has.
+func identityOf(p *latchkey.Principal) []identityField {
+	if fields, ok := identities.GetIfPresent(p); ok {
+		return fields
+	}
+	fields := []identityField{{HeaderMethod, []string{p.Method}}}
+	if !p.IsAnonymous() {
+		for _, f := range [...]struct{ name, value string }{
+			{HeaderUser, p.Username},
+			{HeaderDirectory, p.Directory},
+			{HeaderName, p.DisplayName},
+			{HeaderEmail, p.Email},
+			{HeaderGroups, strings.Join(p.Groups, headerGroupsJoin)},
+			{HeaderRoles, strings.Join(p.Roles, headerGroupsJoin)},
+			{HeaderKeyID, p.CredentialID},
+		} {
+			if f.value != "" {
+				fields = append(fields, identityField{f.name, []string{f.value}})
+			}
 		}
 	}
-	set(HeaderUser, p.Username)
-	set(HeaderDirectory, p.Directory)
-	set(HeaderName, p.DisplayName)
-	set(HeaderEmail, p.Email)
-	set(HeaderGroups, strings.Join(p.Groups, headerGroupsJoin))
-	set(HeaderRoles, strings.Join(p.Roles, headerGroupsJoin))
-	set(HeaderKeyID, p.CredentialID)
+	identities.Set(p, fields)
+	return fields
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -70,7 +71,8 @@ func (u *upstreams) closeIdle() {
 // flushed as they come) and WebSocket upgrades pass through.
 func (s *Server) proxy(target *url.URL, t http.RoundTripper) http.Handler {
 	return &httputil.ReverseProxy{
-		Transport: t,
+		Transport:  t,
+		BufferPool: copyBuffers,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
@@ -119,4 +121,20 @@ func withAdmission(ctx context.Context, a *admission) context.Context {
 func admissionFrom(ctx context.Context) *admission {
 	a, _ := ctx.Value(admissionKey{}).(*admission)
 	return a
+}
+
+// copyBuffers lends the reverse proxies their 32 KiB buffers for copying
+// response bodies, which they would otherwise allocate (and the collector
+// clear and reclaim) once per request.
+var copyBuffers httputil.BufferPool = bufferPool{}
+
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (bufferPool) Get() []byte { return buffers.Get().(*[32 << 10]byte)[:] }
+func (bufferPool) Put(b []byte) {
+	if len(b) == 32<<10 {
+		buffers.Put((*[32 << 10]byte)(b))
+	}
 }
