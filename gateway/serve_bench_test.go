@@ -57,4 +57,4 @@ func benchServe(b *testing.B, path string, header ...string) {
 }
 
 func BenchmarkServeAuthOff(b *testing.B) { benchServe(b, "/off/x") }
-func BenchmarkServeAPIKey(b *testing.B) { benchServe(b, "/key/x", "X-Api-Key", "KEY") }
+func BenchmarkServeAPIKey(b *testing.B)  { benchServe(b, "/key/x", "X-Api-Key", "KEY") }
