@@ -66,6 +66,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		}
 		d := time.Since(start)
 		s.metrics.observeRequest(ri.route, r.Method, sw.status, d)
+		if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+			return
+		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),

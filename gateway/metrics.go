@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/maypok86/otter/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -23,6 +24,20 @@ type metrics struct {
 	// up once when the gateway is built: the request path then costs a map
 	// read instead of a label lookup. Read-only after New.
 	authBy map[string]*[3]prometheus.Observer
+	// byRequest holds the series of each (route, method, status) seen, so
+	// that a request costs one lock-free lookup, not two label lookups
+	// under the vectors' locks and a status formatted as text.
+	byRequest *otter.Cache[requestLabels, requestSeries]
+}
+
+type requestLabels struct {
+	route, method string
+	status        int
+}
+
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 func newMetrics() *metrics {
@@ -43,6 +58,8 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.000001, 4, 12),
 		}, []string{"method", "outcome"}),
 	}
+	// Bounded by routes × methods × statuses; the bound guards memory only.
+	m.byRequest = otter.Must(&otter.Options[requestLabels, requestSeries]{MaximumSize: 10_000})
 	m.reg.MustRegister(m.requests, m.duration, m.auth,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -93,6 +110,12 @@ func (m *metrics) observeRequest(route, method string, status int, d time.Durati
 	if !knownMethods[method] {
 		method = "OTHER"
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(route).Observe(d.Seconds())
+	k := requestLabels{route, method, status}
+	series, ok := m.byRequest.GetIfPresent(k)
+	if !ok {
+		series = requestSeries{m.requests.WithLabelValues(route, method, strconv.Itoa(status)), m.duration.WithLabelValues(route)}
+		m.byRequest.Set(k, series)
+	}
+	series.count.Inc()
+	series.duration.Observe(d.Seconds())
 }
