@@ -21,10 +21,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 )
@@ -43,6 +45,8 @@ type options struct {
 	keys     int
 
 	cpuProfile string
+	memProfile string
+	serve      bool
 }
 
 func main() {
@@ -56,6 +60,8 @@ func main() {
 	flag.IntVar(&o.wrong, "wrong-passwords", 0, "also run N concurrent wrong-password clients against a good Basic user")
 	flag.IntVar(&o.keys, "keys", 0, "also measure API key verification with N keys in the store against 1,000")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (client included) to this file")
+	flag.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to this file at the end of the run")
+	flag.BoolVar(&o.serve, "serve", false, "only start the upstream and the gateway, print the scenarios, and serve until interrupted (for bench/wrk.sh)")
 	flag.Parse()
 	if o.rounds < 1 || o.conc < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -rounds and -c must be at least 1")
@@ -94,6 +100,18 @@ func run(o options) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if o.memProfile != "" {
+		defer func() {
+			if f, err := os.Create(o.memProfile); err == nil {
+				runtime.GC()
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}()
+	}
+	if o.serve {
+		return serve(ctx, e)
+	}
 	medians := ""
 	if o.rounds > 1 {
 		medians = fmt.Sprintf("; figures are medians of %d rounds (non-200 summed)", o.rounds)
@@ -102,15 +120,7 @@ func run(o options) error {
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), o.conc, o.d, e.startup.Round(time.Microsecond), medians)
 
 	var scenarios []scenario
-	for _, sc := range []scenario{
-		{name: "auth-off", path: "/off/x"},
-		{name: "apikey", path: "/apikey/x", header: [2]string{"X-Api-Key", e.apiKey}},
-		{name: "session", path: "/session/x", header: [2]string{"Cookie", "wtsession=" + e.session}},
-		{name: "basic-password", path: "/basic/x", header: [2]string{"Authorization", basicAuth(`LOCAL\`+benchUser, benchPassword)}},
-		{name: "jwt-rs256", path: "/rs256/x", header: [2]string{"Authorization", "Bearer " + e.rsToken}},
-		{name: "jwt-eddsa", path: "/eddsa/x", header: [2]string{"Authorization", "Bearer " + e.edToken}},
-		{name: "client-cert", path: "/cert/x", cert: true},
-	} {
+	for _, sc := range keepAliveScenarios(e) {
 		if o.only == "" || sc.name == o.only || sc.name == "auth-off" {
 			scenarios = append(scenarios, sc)
 		}
@@ -220,3 +230,39 @@ func median[T ~int64 | ~float64](runs []measured, f func(measured) T) T {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond)) }
+
+// keepAliveScenarios are the scenarios of the main table, in order.
+func keepAliveScenarios(e *env) []scenario {
+	return []scenario{
+		{name: "auth-off", path: "/off/x"},
+		{name: "apikey", path: "/apikey/x", header: [2]string{"X-Api-Key", e.apiKey}},
+		{name: "session", path: "/session/x", header: [2]string{"Cookie", "wtsession=" + e.session}},
+		{name: "basic-password", path: "/basic/x", header: [2]string{"Authorization", basicAuth(`LOCAL\`+benchUser, benchPassword)}},
+		{name: "jwt-rs256", path: "/rs256/x", header: [2]string{"Authorization", "Bearer " + e.rsToken}},
+		{name: "jwt-eddsa", path: "/eddsa/x", header: [2]string{"Authorization", "Bearer " + e.edToken}},
+		{name: "client-cert", path: "/cert/x", cert: true},
+	}
+}
+
+// serve prints the gateway's address and, one per line, each scenario that
+// another load generator can drive (all but client-cert) as
+// "scenario NAME PATH [HEADER: VALUE]", then serves until interrupted.
+// bench/wrk.sh drives them with wrk.
+func serve(ctx context.Context, e *env) error {
+	fmt.Printf("base %s\n", e.base)
+	for _, sc := range keepAliveScenarios(e) {
+		if sc.cert {
+			continue
+		}
+		line := fmt.Sprintf("scenario %s %s", sc.name, sc.path)
+		if sc.header[0] != "" {
+			line += fmt.Sprintf(" %s: %s", sc.header[0], sc.header[1])
+		}
+		fmt.Println(line)
+	}
+	fmt.Println("ready")
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return nil
+}
