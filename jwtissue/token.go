@@ -112,7 +112,7 @@ var (
 // signing keys change); the Result is shared and must not be modified.
 func (is *Issuer) Verify(ctx context.Context, raw string) (*jwtverify.Result, error) {
 	if len(raw) > jwtverify.MaxTokenBytes {
-		return nil, latchkey.Errorf(latchkey.EINVALID, "The bearer token is longer than %d KiB.", jwtverify.MaxTokenBytes>>10)
+		return nil, jwtverify.ErrTooLong
 	}
 	if res := is.cache.Get(raw); res != nil {
 		return res, nil

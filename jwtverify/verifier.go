@@ -158,7 +158,7 @@ func (v *Verifier) Close() {
 // not be modified.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Result, error) {
 	if len(raw) > MaxTokenBytes {
-		return nil, errTooLong
+		return nil, ErrTooLong
 	}
 	if v.cache == nil {
 		return v.verify(ctx, raw)
@@ -177,7 +177,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Result, error) {
 // call parses the token and checks its signature.
 func (v *Verifier) VerifyUncached(ctx context.Context, raw string) (*Result, error) {
 	if len(raw) > MaxTokenBytes {
-		return nil, errTooLong
+		return nil, ErrTooLong
 	}
 	return v.verify(ctx, raw)
 }
@@ -221,7 +221,8 @@ func (v *Verifier) parseError(tok *jwt.Token, err error) error {
 }
 
 var (
-	errTooLong = latchkey.Errorf(latchkey.EINVALID, "The bearer token is longer than %d KiB.", MaxTokenBytes>>10)
+	// ErrTooLong refuses a token longer than MaxTokenBytes (EINVALID).
+	ErrTooLong = latchkey.Errorf(latchkey.EINVALID, "The bearer token is longer than %d KiB.", MaxTokenBytes>>10)
 )
 
 // claimsError classifies an error of golang-jwt's claim validator. The
