@@ -16,6 +16,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/testenv"
 )
 
 // These tests put a real nginx (auth_request) and a real Caddy
@@ -258,7 +259,7 @@ func lookProxy(t *testing.T, name, pkg string) string {
 			return bin
 		}
 	}
-	t.Skipf("%s is not installed (apt-get install %s)", name, pkg)
+	testenv.Missing(t, "%s is not installed (apt-get install %s)", name, pkg)
 	return ""
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/storetest"
+	"github.com/latchkey/latchkey/testenv"
 )
 
 // logs is a slog handler that writes to the test's output and remembers the
@@ -287,7 +288,7 @@ func TestCloseIsQuiet(t *testing.T) {
 func TestOpenRejects(t *testing.T) {
 	base := os.Getenv(storetest.PostgresEnv)
 	if base == "" {
-		t.Skip("LATCHKEY_TEST_POSTGRES is not set; skipping PostgreSQL tests")
+		testenv.Missing(t, "LATCHKEY_TEST_POSTGRES is not set; skipping PostgreSQL tests")
 	}
 	for _, tc := range []struct{ dsn, code string }{
 		{"postgres://%zz", latchkey.EINVALID},

@@ -11,13 +11,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/testenv"
 )
 
 // PostgresEnv names the environment variable that holds the DSN of the
 // PostgreSQL server for tests.
 const PostgresEnv = "LATCHKEY_TEST_POSTGRES"
 
-// PostgresDSN skips the test when LATCHKEY_TEST_POSTGRES is not set.
+// PostgresDSN skips the test when LATCHKEY_TEST_POSTGRES is not set (and
+// fails it under CI).
 // Otherwise it creates a schema of the test's own (lk_<random hex>), drops it
 // with everything in it when the test ends, and returns the DSN with
 // search_path set to the schema.
@@ -25,7 +28,7 @@ func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv(PostgresEnv)
 	if dsn == "" {
-		t.Skip("LATCHKEY_TEST_POSTGRES is not set; skipping PostgreSQL tests")
+		testenv.Missing(t, "LATCHKEY_TEST_POSTGRES is not set; skipping PostgreSQL tests")
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)

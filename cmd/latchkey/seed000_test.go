@@ -21,6 +21,8 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/latchkey/latchkey/testenv"
 )
 
 // upstream is an API behind latchkey that records what reached it.
@@ -75,7 +77,7 @@ func mintCLI(t *testing.T, args ...string) string {
 func (s *server) curl(args ...string) (string, int) {
 	s.t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
-		s.t.Skip("curl is not installed")
+		testenv.Missing(s.t, "curl is not installed")
 	}
 	all := append([]string{"-s", "--cacert", filepath.Join(s.dir, "tls", "server.pem"), "-w", "\n%{http_code}"}, args...)
 	out, err := exec.Command("curl", all...).Output()

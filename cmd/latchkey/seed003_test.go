@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/latchkey/latchkey/testenv"
 )
 
 // certCurl runs curl with a client certificate's files (none when cert is
@@ -17,7 +19,7 @@ import (
 func certCurl(t *testing.T, root, cert, url string, headers ...string) (body string, status, exit int) {
 	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed")
+		testenv.Missing(t, "curl is not installed")
 	}
 	args := []string{"-s", "--cacert", root, "-w", "\n%{http_code}"}
 	if cert != "" {

@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/credential"
 	"github.com/latchkey/latchkey/sqlite"
+	"github.com/latchkey/latchkey/testenv"
 )
 
 // server is a real latchkey process for end-to-end tests.
@@ -213,7 +214,7 @@ func TestSeed004(t *testing.T) {
 	// Seed 004's Python example: Basic with a password, then with the key.
 	python := pythonWithRequests()
 	if python == "" {
-		t.Skip("no python3 with the requests module (.ci/run installs python3-requests); skipping the Python example")
+		testenv.Missing(t, "no python3 with the requests module (.ci/run installs python3-requests); skipping the Python example")
 	}
 	for name, secret := range map[string]string{"password": "apiuser password", "api key": key} {
 		cmd := exec.Command(python, filepath.Join("testdata", "seed004_basic.py"))
