@@ -65,11 +65,12 @@ func sum256(s string) [32]byte {
 }
 
 // keyEntry is a verified key as cached: the key, its owner and the
-// principal it yields.
+// principal it yields. Its stamp covers the key and the owner.
 type keyEntry struct {
 	key       *latchkey.APIKey
 	user      *userEntry
 	principal *latchkey.Principal
+	stamp     stamp
 	lastUsed  atomic.Int64 // unix nanoseconds of the last use seen by this node
 	dirty     atomic.Bool  // lastUsed awaits writing
 	// verified is the key as last presented and found to match the stored
@@ -112,15 +113,12 @@ func (s *Service) verifyKey(ctx context.Context, secret string) (*keyEntry, erro
 	if !ok {
 		return nil, errBadKey
 	}
-	e, ok := s.keys.GetIfPresent(id)
-	if !ok || e.user.stale.Load() {
-		var err error
-		if e, err = s.loadKey(ctx, id); err != nil {
-			if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
-				return nil, errBadKey
-			}
-			return nil, err
+	e, err := s.cachedKey(ctx, id)
+	if err != nil {
+		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+			return nil, errBadKey
 		}
+		return nil, err
 	}
 	if !e.matches(secret) {
 		return nil, errBadKey
@@ -143,8 +141,12 @@ func (s *Service) verifyKey(ctx context.Context, secret string) (*keyEntry, erro
 	return e, nil
 }
 
-func (s *Service) loadKey(ctx context.Context, id string) (*keyEntry, error) {
-	gen := s.gen.Load()
+// cachedKey returns the key with its owner, from memory while fresh.
+func (s *Service) cachedKey(ctx context.Context, id string) (*keyEntry, error) {
+	if e, ok := s.keys.GetIfPresent(id); ok && s.v.fresh(&e.stamp) {
+		return e, nil
+	}
+	st := s.v.begin(keySlot(id))
 	k, err := s.store.APIKey(ctx, id)
 	if err != nil {
 		return nil, err
@@ -154,10 +156,9 @@ func (s *Service) loadKey(ctx context.Context, id string) (*keyEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &keyEntry{key: k, user: u, principal: u.principal(latchkey.MethodAPIKey, k.ID, k.ReadOnly, k.ExpiresAt)}
-	if s.gen.Load() == gen {
-		s.keys.Set(id, e)
-	}
+	e := &keyEntry{key: k, user: u, principal: u.principal(latchkey.MethodAPIKey, k.ID, k.ReadOnly, k.ExpiresAt),
+		stamp: st.join(u.stamp)}
+	s.keys.Set(id, e)
 	return e, nil
 }
 

@@ -58,15 +58,15 @@ type Service struct {
 	dummyHash string // verified against for unknown users, so they cost the same
 	cacheKey  []byte // key of the password cache's hash, random per process
 
+	// The caches. Every entry carries a stamp and is used only while v
+	// says it is fresh: see versions.go for the invariant this keeps.
 	users     *otter.Cache[int64, *userEntry]
-	names     *otter.Cache[string, int64]    // "dirkey\x00userkey" → user id
-	absent    *otter.Cache[string, struct{}] // "dirkey\x00userkey" of users not in the store
+	names     *otter.Cache[string, nameEntry] // "dirkey\x00userkey" → user id
+	absent    *otter.Cache[string, stamp]     // "dirkey\x00userkey" of users not in the store
 	keys      *otter.Cache[string, *keyEntry]
 	sessions  *otter.Cache[[32]byte, *sessionEntry]
 	passwords *otter.Cache[[32]byte, *passwordCheck] // passwordCacheKey(login, password) → check
-	// gen counts invalidations. A loader notes it before reading the store
-	// and caches what it read only if no invalidation came meanwhile.
-	gen atomic.Uint64
+	v         versions
 	// accessGen counts changes that may change what any user is or may do:
 	// users, their roles, roles' abilities, and resyncs.
 	accessGen atomic.Uint64
@@ -106,8 +106,8 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 		dummyHash: dummy,
 		cacheKey:  randomBytes(16),
 		users:     newCache[int64, *userEntry](cfg.CacheSize, 10*time.Minute),
-		names:     newCache[string, int64](cfg.CacheSize, 10*time.Minute),
-		absent:    newCache[string, struct{}](cfg.CacheSize, AbsentFor),
+		names:     newCache[string, nameEntry](cfg.CacheSize, 10*time.Minute),
+		absent:    newCache[string, stamp](cfg.CacheSize, AbsentFor),
 		keys:      newCache[string, *keyEntry](cfg.CacheSize, 10*time.Minute),
 		sessions:  newCache[[32]byte, *sessionEntry](cfg.CacheSize, 10*time.Minute),
 		passwords: newCache[[32]byte, *passwordCheck](cfg.CacheSize, cfg.PasswordCacheTTL),
@@ -122,7 +122,8 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 }
 
 // newCache returns a bounded cache whose entries live at most ttl. The TTL is
-// a safety net only: the change feed removes stale entries at once.
+// a safety net only: an entry that a change heard made stale is never used
+// again (versions.go).
 func newCache[K comparable, V any](size int, ttl time.Duration) *otter.Cache[K, V] {
 	return otter.Must(&otter.Options[K, V]{
 		MaximumSize:      size,
@@ -162,54 +163,32 @@ func (s *Service) flushLoop() {
 	}
 }
 
-// onChange drops what a committed change made stale.
+// onChange records a committed change in the versions, which is what makes
+// every entry built before it stale at once, whichever cache holds it. The
+// entries removed here are removed to free memory, not for correctness.
 func (s *Service) onChange(c latchkey.Change) {
-	s.gen.Add(1)
+	switch c.Kind {
+	case latchkey.ChangeUser, latchkey.ChangeUserRoles:
+		s.v.changed(userSlot(c.UserID))
+		s.users.Invalidate(c.UserID)
+	case latchkey.ChangeAPIKey:
+		s.v.changed(keySlot(c.Name))
+		s.keys.Invalidate(c.Name)
+	case latchkey.ChangeSession:
+		s.v.changed(sessionSlot(c.Name))
+	case latchkey.ChangeUserSession:
+		s.v.changed(userSessionsSlot(c.UserID))
+	case latchkey.ChangeRole, latchkey.ChangeResync:
+		s.v.changedAll()
+		s.dropAll()
+	}
 	switch c.Kind {
 	case latchkey.ChangeUser, latchkey.ChangeUserRoles, latchkey.ChangeRole, latchkey.ChangeResync:
 		s.accessGen.Add(1)
 	}
-	switch c.Kind {
-	case latchkey.ChangeUser, latchkey.ChangeUserRoles:
-		s.dropUser(c.UserID)
-	case latchkey.ChangeAPIKey:
-		s.keys.Invalidate(c.Name)
-	case latchkey.ChangeSession, latchkey.ChangeUserSession:
-		// Sessions are cached by token hash, which the change does not
-		// carry: drop the user's sessions by walking the cache. Logouts
-		// are rare next to requests.
-		for h, e := range s.sessions.All() {
-			if e.session.UserID == c.UserID && (c.Kind == latchkey.ChangeUserSession || e.session.ID == c.Name) {
-				s.sessions.Invalidate(h)
-			}
-		}
-	case latchkey.ChangeRole, latchkey.ChangeResync:
-		s.dropAll()
-	}
-}
-
-// dropUser marks a user's cached entry stale, so that every key and session
-// entry that shares it reloads, and forgets the user's password checks.
-func (s *Service) dropUser(id int64) {
-	if e, ok := s.users.Invalidate(id); ok {
-		e.stale.Store(true)
-	}
-	for h, c := range s.passwords.All() {
-		if c.user.user.ID == id {
-			s.passwords.Invalidate(h)
-		}
-	}
-	for k, uid := range s.names.All() {
-		if uid == id {
-			s.names.Invalidate(k)
-		}
-	}
 }
 
 func (s *Service) dropAll() {
-	for _, e := range s.users.All() {
-		e.stale.Store(true)
-	}
 	s.users.InvalidateAll()
 	s.absent.InvalidateAll()
 	s.names.InvalidateAll()

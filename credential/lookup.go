@@ -30,13 +30,14 @@ func (s *Service) Access(ctx context.Context, directory, username string) (u *la
 		return nil, nil, nil, false, nil
 	}
 	key := latchkey.NameKey(directory) + "\x00" + latchkey.NameKey(username)
-	if _, ok := s.absent.GetIfPresent(key); ok {
+	if st, ok := s.absent.GetIfPresent(key); ok && s.v.fresh(&st) {
 		return nil, nil, nil, false, nil
 	}
+	st := s.v.begin()
 	e, err := s.userByKey(ctx, directory+`\`+username, key)
 	switch {
 	case latchkey.ErrorCode(err) == latchkey.ENOTFOUND:
-		s.absent.Set(key, struct{}{})
+		s.absent.Set(key, st)
 		return nil, nil, nil, false, nil
 	case err != nil:
 		return nil, nil, nil, false, err

@@ -13,10 +13,13 @@ import (
 // not secret.
 const sessionTokenLen = 43
 
+// sessionEntry is a session as cached, with its user. Its stamp covers the
+// session, all sessions of the user, and the user.
 type sessionEntry struct {
 	session   *latchkey.Session
 	user      *userEntry
 	principal *latchkey.Principal
+	stamp     stamp
 	lastSeen  atomic.Int64 // unix nanoseconds of the last use seen by this node
 	dirty     atomic.Bool
 }
@@ -57,15 +60,12 @@ func (s *Service) VerifySession(ctx context.Context, token string) (*latchkey.Pr
 		return nil, nil, errBadSession
 	}
 	h := sum256(token)
-	e, ok := s.sessions.GetIfPresent(h)
-	if !ok || e.user.stale.Load() {
-		var err error
-		if e, err = s.loadSession(ctx, h); err != nil {
-			if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
-				return nil, nil, errBadSession
-			}
-			return nil, nil, err
+	e, err := s.cachedSession(ctx, h)
+	if err != nil {
+		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+			return nil, nil, errBadSession
 		}
+		return nil, nil, err
 	}
 	now := s.now()
 	sess := e.session
@@ -94,18 +94,23 @@ func (s *Service) seen(e *sessionEntry, now time.Time) (*latchkey.Principal, *la
 // keyStillUsable reports whether the API key a session was opened with is
 // still neither revoked nor expired: revoking a key ends its sessions too.
 func (s *Service) keyStillUsable(ctx context.Context, id string, now time.Time) bool {
-	e, ok := s.keys.GetIfPresent(id)
-	if !ok || e.user.stale.Load() {
-		var err error
-		if e, err = s.loadKey(ctx, id); err != nil {
-			return false
-		}
-	}
-	return e.key.Usable(now)
+	e, err := s.cachedKey(ctx, id)
+	return err == nil && e.key.Usable(now)
 }
 
+// cachedSession returns the session of a token hash with its user, from
+// memory while fresh.
+func (s *Service) cachedSession(ctx context.Context, h [32]byte) (*sessionEntry, error) {
+	if e, ok := s.sessions.GetIfPresent(h); ok && s.v.fresh(&e.stamp) {
+		return e, nil
+	}
+	return s.loadSession(ctx, h)
+}
+
+// loadSession is cachedSession's store read, apart so that h stays on the
+// stack of the cached path.
 func (s *Service) loadSession(ctx context.Context, h [32]byte) (*sessionEntry, error) {
-	gen := s.gen.Load()
+	st := s.v.begin() // the session's id is known once it is read
 	sess, err := s.store.SessionByHash(ctx, h[:])
 	if err != nil {
 		return nil, err
@@ -115,10 +120,9 @@ func (s *Service) loadSession(ctx context.Context, h [32]byte) (*sessionEntry, e
 		return nil, err
 	}
 	e := &sessionEntry{session: sess, user: u,
-		principal: u.principal(latchkey.MethodSession, sess.ID, sess.ReadOnly, sess.ExpiresAt)}
-	if s.gen.Load() == gen {
-		s.sessions.Set(h, e)
-	}
+		principal: u.principal(latchkey.MethodSession, sess.ID, sess.ReadOnly, sess.ExpiresAt),
+		stamp:     st.with(sessionSlot(sess.ID), userSessionsSlot(sess.UserID)).join(u.stamp)}
+	s.sessions.Set(h, e)
 	return e, nil
 }
 

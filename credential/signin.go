@@ -75,7 +75,6 @@ func (s *Service) signIn(ctx context.Context, login, acct, addr, secret, method 
 		}
 		return e.user.principal(method, e.key.ID, e.key.ReadOnly, e.key.ExpiresAt), ByAPIKey, nil
 	}
-	gen := s.gen.Load()
 	u, err := s.userByKey(ctx, login, acct)
 	if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 		return nil, "", err
@@ -102,13 +101,9 @@ func (s *Service) signIn(ctx context.Context, login, acct, addr, secret, method 
 	if !ok {
 		return nil, "", errBadLogin
 	}
-	if s.gen.Load() == gen {
-		ck := s.passwordCacheKey(login, secret)
-		s.passwords.Set(ck, &passwordCheck{user: u, acct: acct})
-		if s.gen.Load() != gen { // a change came in meanwhile, and may have missed it
-			s.passwords.Invalidate(ck)
-		}
-	}
+	// The check holds for as long as the user entry it was made against is
+	// fresh: a new password, a disable, a role change make it stale.
+	s.passwords.Set(s.passwordCacheKey(login, secret), &passwordCheck{user: u, acct: acct})
 	return u.passwordPrincipal(method), ByPassword, nil
 }
 
@@ -126,7 +121,7 @@ func (s *Service) rememberedPassword(login, secret string) *passwordCheck {
 		return nil
 	}
 	c, ok := s.passwords.GetIfPresent(s.passwordCacheKey(login, secret))
-	if !ok || c.user.stale.Load() || c.user.user.Disabled {
+	if !ok || !s.v.fresh(&c.user.stamp) || c.user.user.Disabled {
 		return nil
 	}
 	return c

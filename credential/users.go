@@ -11,13 +11,13 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
-// userEntry is a user as last read, with roles and abilities. Entries that
-// share it (keys, sessions) reload when it goes stale.
+// userEntry is a user as last read, with roles and abilities. Key and
+// session entries built on it carry its stamp in theirs.
 type userEntry struct {
 	user      *latchkey.User
 	roles     []string
 	abilities []string
-	stale     atomic.Bool
+	stamp     stamp
 	// signedIn is the principal of the user's last password sign-in (no
 	// credential id, no expiry), shared by the sign-ins that follow with
 	// the same method; the entry is replaced when the user changes.
@@ -55,26 +55,26 @@ func (u *userEntry) principal(method, credentialID string, readOnly bool, expire
 // user returns the user with roles and abilities, from memory when seen
 // recently.
 func (s *Service) user(ctx context.Context, id int64) (*userEntry, error) {
-	if e, ok := s.users.GetIfPresent(id); ok && !e.stale.Load() {
+	if e, ok := s.users.GetIfPresent(id); ok && s.v.fresh(&e.stamp) {
 		return e, nil
 	}
-	gen := s.gen.Load()
+	st := s.v.begin(userSlot(id))
 	u, err := s.store.User(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return s.cacheUser(ctx, u, gen)
+	return s.cacheUser(ctx, u, st)
 }
 
-func (s *Service) cacheUser(ctx context.Context, u *latchkey.User, gen uint64) (*userEntry, error) {
+// cacheUser reads the roles of u, which was read with stamp st, and caches
+// the entry.
+func (s *Service) cacheUser(ctx context.Context, u *latchkey.User, st stamp) (*userEntry, error) {
 	roles, abilities, err := s.store.UserAccess(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
-	e := &userEntry{user: u, roles: roles, abilities: abilities}
-	if s.gen.Load() == gen {
-		s.users.Set(u.ID, e)
-	}
+	e := &userEntry{user: u, roles: roles, abilities: abilities, stamp: st}
+	s.users.Set(u.ID, e)
 	return e, nil
 }
 
@@ -87,19 +87,26 @@ func (s *Service) userByLogin(ctx context.Context, login string) (*userEntry, er
 // userByKey is userByLogin with the login's accountKey made already.
 func (s *Service) userByKey(ctx context.Context, login, key string) (*userEntry, error) {
 	dir, name := s.SplitLogin(login)
-	if id, ok := s.names.GetIfPresent(key); ok {
-		return s.user(ctx, id)
+	if n, ok := s.names.GetIfPresent(key); ok && s.v.fresh(&n.stamp) {
+		return s.user(ctx, n.id)
 	}
-	gen := s.gen.Load()
+	st := s.v.begin() // the user's slot is known once it is read
 	u, err := s.store.UserByName(ctx, dir, name)
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.cacheUser(ctx, u, gen)
-	if err == nil && s.gen.Load() == gen {
-		s.names.Set(key, u.ID)
+	st = st.with(userSlot(u.ID))
+	e, err := s.cacheUser(ctx, u, st)
+	if err == nil {
+		s.names.Set(key, nameEntry{id: u.ID, stamp: st})
 	}
 	return e, err
+}
+
+// nameEntry is the user id a login name was found to have.
+type nameEntry struct {
+	id    int64
+	stamp stamp
 }
 
 // SplitLogin splits "DIR\user" into directory and username; a name without
