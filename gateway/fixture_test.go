@@ -52,11 +52,17 @@ const testRefusalDelay = 20 * time.Millisecond
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"), quietLog())
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "latchkey.db"), quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newFixtureOn(t, st)
+}
+
+// newFixtureOn is newFixture over st, which it closes when the test ends.
+func newFixtureOn(t testing.TB, st latchkey.Store) *fixture {
+	t.Helper()
+	ctx := context.Background()
 	h := password.NewHasher(testParams, 4)
 	creds, err := credential.New(ctx, st, h, quietLog(), credential.Config{
 		SessionIdle: time.Hour, SessionLifetime: 24 * time.Hour, KeyMaxDays: 365, KeyDefaultDays: 30,
