@@ -4,9 +4,10 @@
 //
 // Everything verified recently is served from memory: users with their roles
 // and abilities, API keys, sessions, and (briefly) successful password checks.
-// The store's change feed keeps these caches true: a revoked key, an ended
-// session, a disabled user or a changed role is dropped the moment the change
-// is committed on this node, and within about a second on every other node.
+// The store's change feed keeps these caches true: once a change is heard (at
+// its commit on this node, within about a second on every other), no entry
+// built from older state is used again — a revoked key, an ended session, a
+// disabled user or a changed role is refused at once. versions.go says how.
 // Principals handed out are shared and must not be modified.
 package credential
 
