@@ -114,10 +114,10 @@ func (is *Issuer) Verify(ctx context.Context, raw string) (*jwtverify.Result, er
 	if len(raw) > jwtverify.MaxTokenBytes {
 		return nil, jwtverify.ErrTooLong
 	}
-	if res := is.cache.Get(raw); res != nil {
+	gen := is.gen.Load() // before the keys are read: see jwtverify.Cache
+	if res := is.cache.Get(raw, gen); res != nil {
 		return res, nil
 	}
-	gen := is.gen.Load()
 	s, err := is.current(ctx)
 	if err != nil {
 		return nil, err
@@ -155,13 +155,11 @@ func (is *Issuer) Verify(ctx context.Context, raw string) (*jwtverify.Result, er
 		Subject: c.Subject, Issuer: c.Issuer, Audience: c.Audience, JTI: c.ID, KeyID: kid,
 		IssuedAt: c.IssuedAt.Time, NotBefore: c.NotBefore.Time, ExpiresAt: c.ExpiresAt.Time,
 	}
-	if is.gen.Load() == gen { // no key change while verifying
-		until := res.ExpiresAt
-		if key.retire.Before(until) {
-			until = key.retire
-		}
-		is.cache.Set(raw, res, until.Add(Leeway))
+	until := res.ExpiresAt
+	if key.retire.Before(until) {
+		until = key.retire
 	}
+	is.cache.Set(raw, res, until.Add(Leeway), gen)
 	return res, nil
 }
 

@@ -20,6 +20,13 @@ const cacheEntryOverhead = 512
 // signature check, no allocation. The cache holds at most its budget of
 // bytes, counting each token's length; the least used tokens go first. It
 // is safe for concurrent use.
+//
+// A user of the cache whose keys can change (latchkey's own issuer) passes
+// a generation: a count of the key changes it has heard, read before it
+// read the keys a token was checked with. A result is returned only to a
+// Get with the generation it was set with, so a result checked with keys
+// that changed meanwhile is never returned, even if it was set after the
+// change was heard. Verifiers whose keys do not change pass 0.
 type Cache struct {
 	c   *otter.Cache[string, cachedResult]
 	now func() time.Time
@@ -28,6 +35,7 @@ type Cache struct {
 type cachedResult struct {
 	res   *Result
 	until time.Time
+	gen   uint64
 }
 
 // NewCache returns a cache of at most budget bytes (≤ 0: DefaultCacheBytes)
@@ -50,11 +58,12 @@ func NewCache(budget int64, now func() time.Time) *Cache {
 	})}
 }
 
-// Get returns the result remembered for raw, or nil when there is none or
-// its time is up (and then forgets it).
-func (c *Cache) Get(raw string) *Result {
+// Get returns the result remembered for raw at generation gen, or nil when
+// there is none, it was set at another generation, or its time is up (and
+// then forgets it).
+func (c *Cache) Get(raw string, gen uint64) *Result {
 	e, ok := c.c.GetIfPresent(raw)
-	if !ok {
+	if !ok || e.gen != gen {
 		return nil
 	}
 	if !c.now().Before(e.until) {
@@ -64,11 +73,12 @@ func (c *Cache) Get(raw string) *Result {
 	return e.res
 }
 
-// Set remembers that raw verified as res, until the given time.
-func (c *Cache) Set(raw string, res *Result, until time.Time) {
+// Set remembers that raw verified as res with the keys of generation gen,
+// until the given time.
+func (c *Cache) Set(raw string, res *Result, until time.Time, gen uint64) {
 	// A copy: raw is usually part of a request header, which the cache
 	// should not keep alive.
-	c.c.Set(strings.Clone(raw), cachedResult{res: res, until: until})
+	c.c.Set(strings.Clone(raw), cachedResult{res: res, until: until, gen: gen})
 }
 
 // Clear forgets every token, as when the keys they were checked with

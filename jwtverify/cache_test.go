@@ -26,7 +26,7 @@ func TestCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.cache.Get(tok) == nil {
+	if v.cache.Get(tok, 0) == nil {
 		t.Fatal("a verified token is not remembered")
 	}
 	second, err := v.Verify(ctx, tok)
@@ -37,13 +37,26 @@ func TestCache(t *testing.T) {
 		t.Fatalf("VerifyUncached answered from memory: %v", err)
 	}
 
+	// A result set at one generation (the keys it was checked with) is
+	// never returned at another, even when it was set after the change:
+	// the order of a check racing a key change.
+	c := NewCache(0, o.now)
+	defer c.Close()
+	c.Set(tok, first, testNow.Add(time.Hour), 1)
+	if c.Get(tok, 2) != nil {
+		t.Fatal("a result of older keys was returned")
+	}
+	if c.Get(tok, 1) != first {
+		t.Fatal("a result was not returned at its own generation")
+	}
+
 	// Refused tokens are not remembered.
 	bad := tok[:len(tok)-4] + "AAAA"
 	for range 2 {
 		_, err := v.Verify(ctx, bad)
 		wantCode(t, err, latchkey.EUNAUTHORIZED, "signature")
 	}
-	if v.cache.Get(bad) != nil {
+	if v.cache.Get(bad, 0) != nil {
 		t.Fatal("a refused token is remembered")
 	}
 

@@ -163,12 +163,12 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Result, error) {
 	if v.cache == nil {
 		return v.verify(ctx, raw)
 	}
-	if res := v.cache.Get(raw); res != nil {
+	if res := v.cache.Get(raw, 0); res != nil {
 		return res, nil
 	}
 	res, err := v.verify(ctx, raw)
 	if err == nil {
-		v.cache.Set(raw, res, res.ExpiresAt.Add(v.cfg.Leeway.D()))
+		v.cache.Set(raw, res, res.ExpiresAt.Add(v.cfg.Leeway.D()), 0)
 	}
 	return res, err
 }
