@@ -52,7 +52,10 @@ func (db *DB) startFeed(ctx context.Context) error {
 	return nil
 }
 
-// poll delivers the changes of other processes until ctx ends.
+// poll delivers the changes of other processes until ctx ends. When the
+// table could not be read for a while, the rows it missed may have been
+// purged meanwhile: once it reads again it delivers ChangeResync first, so
+// that subscribers drop what they cached before the gap.
 func (db *DB) poll(ctx context.Context, last int64) {
 	defer close(db.done)
 	tick := time.NewTicker(pollInterval)
@@ -73,6 +76,7 @@ func (db *DB) poll(ctx context.Context, last int64) {
 			failing = true
 		case err == nil && failing:
 			db.log.InfoContext(ctx, "reading the change feed again", "store", "sqlite")
+			db.feed.Publish(latchkey.Change{Kind: latchkey.ChangeResync})
 			failing = false
 		}
 		last = next

@@ -213,3 +213,64 @@ func TestOpenRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestFeedResyncsAfterAGap: when the change table cannot be read for a
+// while, the poller delivers a resync once it reads again, since the rows
+// of the gap may have been purged.
+func TestFeedResyncsAfterAGap(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	logged := make(chan string, 16)
+	log := slog.New(messages{slog.NewTextHandler(t.Output(), nil), logged})
+	db, err := Open(context.Background(), path, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	heard := storetest.Record(t, db)
+	other, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec(`ALTER TABLE changes RENAME TO changes_away`); err != nil {
+		t.Fatal(err)
+	}
+	waitLogged(t, logged, "cannot read the change feed")
+	if got := heard.Changes(); len(got) != 0 {
+		t.Fatalf("heard %+v while the feed could not be read", got)
+	}
+	if _, err := other.Exec(`ALTER TABLE changes_away RENAME TO changes`); err != nil {
+		t.Fatal(err)
+	}
+	heard.Wait(t, latchkey.Change{Kind: latchkey.ChangeResync}, 5*time.Second)
+}
+
+// messages is a log handler that also sends each record's message to a
+// channel (dropping it when the channel is full).
+type messages struct {
+	slog.Handler
+	c chan string
+}
+
+func (m messages) Handle(ctx context.Context, r slog.Record) error {
+	select {
+	case m.c <- r.Message:
+	default:
+	}
+	return m.Handler.Handle(ctx, r)
+}
+
+func waitLogged(t *testing.T, c chan string, msg string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-c:
+			if m == msg {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("%q was not logged within 10s", msg)
+		}
+	}
+}
