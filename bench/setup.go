@@ -224,7 +224,7 @@ func (g *instance) start(ctx context.Context, cfgFile string) error {
 		return err
 	}
 	if g.st == nil {
-		if g.st, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "latchkey.db"), log); err != nil {
+		if g.st, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "latchkey.db"), sqlite.Options{Logger: log, Timeout: cfg.Store.Timeout.D()}); err != nil {
 			return err
 		}
 		g.ownsStore = true

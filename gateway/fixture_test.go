@@ -53,7 +53,7 @@ const testRefusalDelay = 20 * time.Millisecond
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"), quietLog())
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"), sqlite.Options{Logger: quietLog(), Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func testLogger(t *testing.T) *slog.Logger {
 // openFile opens the store in path and closes it when the test ends.
 func openFile(t *testing.T, path string) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), path, testLogger(t))
+	db, err := Open(context.Background(), path, Options{Logger: testLogger(t), Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -32,7 +32,7 @@ func openFile(t *testing.T, path string) *DB {
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) latchkey.Store {
-		db, err := Open(context.Background(), filepath.Join(t.TempDir(), "latchkey.db"), testLogger(t))
+		db, err := Open(context.Background(), filepath.Join(t.TempDir(), "latchkey.db"), Options{Logger: testLogger(t), Timeout: 10 * time.Second})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -144,7 +144,7 @@ func TestWALAndForeignKeys(t *testing.T) {
 func TestPersistsAcrossReopen(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "latchkey.db")
-	db, err := Open(ctx, path, testLogger(t))
+	db, err := Open(ctx, path, Options{Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestOpenRejects(t *testing.T) {
 		{"file:x.db?mode=memory", latchkey.EINVALID},
 		{filepath.Join(t.TempDir(), "missing", "dir", "latchkey.db"), latchkey.EUNAVAILABLE},
 	} {
-		db, err := Open(ctx, tc.path, testLogger(t))
+		db, err := Open(ctx, tc.path, Options{Logger: testLogger(t)})
 		if err == nil {
 			db.Close()
 		}

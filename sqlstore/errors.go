@@ -30,6 +30,9 @@ func (s *Store) fail(op string, err error) error {
 	case latchkey.ECONFLICT:
 		return latchkey.Wrap(cause, code, "It exists already.")
 	case latchkey.EUNAVAILABLE:
+		if errors.Is(err, context.DeadlineExceeded) {
+			return latchkey.Wrap(cause, code, "The database did not answer in time; try again later.")
+		}
 		return latchkey.Wrap(cause, code, "The database is unavailable; try again later.")
 	default:
 		return latchkey.Wrap(cause, latchkey.EINTERNAL, "An internal error occurred.")
