@@ -257,7 +257,7 @@ func (g *instance) start(ctx context.Context, cfgFile string) error {
 	g.base = "https://" + g.gw.Addrs()["main"].String()
 	sctx, cancel := context.WithCancel(ctx)
 	g.cancel, g.served = cancel, make(chan error, 1)
-	go func() { g.served <- g.gw.Serve(sctx) }()
+	go func() { g.served <- g.gw.Serve(sctx, nil) }()
 	return nil
 }
 

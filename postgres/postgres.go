@@ -100,7 +100,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 func (db *DB) open(ctx context.Context) error {
 	if err := db.ping(ctx); err != nil {
 		msg := "Cannot connect to PostgreSQL."
-		if errors.Is(err, context.DeadlineExceeded) {
+		if sqlstore.TimedOut(err) {
 			msg = "PostgreSQL did not answer in time (store.timeout)."
 		}
 		return latchkey.Wrap(err, latchkey.EUNAVAILABLE, msg)
