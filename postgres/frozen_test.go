@@ -30,9 +30,15 @@ func storeCalls() []struct {
 			return s.CreateUser(ctx, &latchkey.User{Directory: "LOCAL", Username: "frozen"})
 		}},
 		{"User", func(ctx context.Context, s latchkey.Store) error { _, err := s.User(ctx, 1); return err }},
-		{"UserByName", func(ctx context.Context, s latchkey.Store) error { _, err := s.UserByName(ctx, "LOCAL", "a"); return err }},
+		{"UserByName", func(ctx context.Context, s latchkey.Store) error {
+			_, err := s.UserByName(ctx, "LOCAL", "a")
+			return err
+		}},
 		{"UserByEmail", func(ctx context.Context, s latchkey.Store) error { _, err := s.UserByEmail(ctx, "a@b"); return err }},
-		{"Users", func(ctx context.Context, s latchkey.Store) error { _, err := s.Users(ctx, latchkey.UserFilter{}); return err }},
+		{"Users", func(ctx context.Context, s latchkey.Store) error {
+			_, err := s.Users(ctx, latchkey.UserFilter{})
+			return err
+		}},
 		{"UpdateUser", func(ctx context.Context, s latchkey.Store) error {
 			off := true
 			_, err := s.UpdateUser(ctx, 1, latchkey.UserUpdate{Disabled: &off})
@@ -43,8 +49,13 @@ func storeCalls() []struct {
 			return s.CreateAbility(ctx, &latchkey.Ability{Name: "frozen.read"})
 		}},
 		{"Abilities", func(ctx context.Context, s latchkey.Store) error { _, err := s.Abilities(ctx); return err }},
-		{"CreateRole", func(ctx context.Context, s latchkey.Store) error { return s.CreateRole(ctx, &latchkey.Role{Name: "frozen"}) }},
-		{"Role", func(ctx context.Context, s latchkey.Store) error { _, err := s.Role(ctx, latchkey.RoleAdmin); return err }},
+		{"CreateRole", func(ctx context.Context, s latchkey.Store) error {
+			return s.CreateRole(ctx, &latchkey.Role{Name: "frozen"})
+		}},
+		{"Role", func(ctx context.Context, s latchkey.Store) error {
+			_, err := s.Role(ctx, latchkey.RoleAdmin)
+			return err
+		}},
 		{"Roles", func(ctx context.Context, s latchkey.Store) error { _, err := s.Roles(ctx); return err }},
 		{"SetRoleAbilities", func(ctx context.Context, s latchkey.Store) error {
 			return s.SetRoleAbilities(ctx, "frozen", []string{latchkey.AbilityAuditRead})
@@ -58,7 +69,10 @@ func storeCalls() []struct {
 		}},
 		{"APIKey", func(ctx context.Context, s latchkey.Store) error { _, err := s.APIKey(ctx, "k"); return err }},
 		{"APIKeyByHash", func(ctx context.Context, s latchkey.Store) error { _, err := s.APIKeyByHash(ctx, hash); return err }},
-		{"APIKeys", func(ctx context.Context, s latchkey.Store) error { _, err := s.APIKeys(ctx, latchkey.APIKeyFilter{}); return err }},
+		{"APIKeys", func(ctx context.Context, s latchkey.Store) error {
+			_, err := s.APIKeys(ctx, latchkey.APIKeyFilter{})
+			return err
+		}},
 		{"RevokeAPIKey", func(ctx context.Context, s latchkey.Store) error { return s.RevokeAPIKey(ctx, "k", now) }},
 		{"TouchAPIKeys", func(ctx context.Context, s latchkey.Store) error {
 			return s.TouchAPIKeys(ctx, map[string]time.Time{"k": now})
@@ -69,16 +83,25 @@ func storeCalls() []struct {
 		}},
 		{"Session", func(ctx context.Context, s latchkey.Store) error { _, err := s.Session(ctx, "s"); return err }},
 		{"SessionByHash", func(ctx context.Context, s latchkey.Store) error { _, err := s.SessionByHash(ctx, hash); return err }},
-		{"Sessions", func(ctx context.Context, s latchkey.Store) error { _, err := s.Sessions(ctx, latchkey.SessionFilter{}); return err }},
+		{"Sessions", func(ctx context.Context, s latchkey.Store) error {
+			_, err := s.Sessions(ctx, latchkey.SessionFilter{})
+			return err
+		}},
 		{"TouchSessions", func(ctx context.Context, s latchkey.Store) error {
 			return s.TouchSessions(ctx, map[string]time.Time{"s": now})
 		}},
 		{"EndSession", func(ctx context.Context, s latchkey.Store) error { return s.EndSession(ctx, "s", now) }},
-		{"EndUserSessions", func(ctx context.Context, s latchkey.Store) error { _, err := s.EndUserSessions(ctx, 1, now); return err }},
+		{"EndUserSessions", func(ctx context.Context, s latchkey.Store) error {
+			_, err := s.EndUserSessions(ctx, 1, now)
+			return err
+		}},
 		{"AppendAudit", func(ctx context.Context, s latchkey.Store) error {
 			return s.AppendAudit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditUserCreate, Time: now})
 		}},
-		{"AuditEvents", func(ctx context.Context, s latchkey.Store) error { _, err := s.AuditEvents(ctx, latchkey.AuditFilter{}); return err }},
+		{"AuditEvents", func(ctx context.Context, s latchkey.Store) error {
+			_, err := s.AuditEvents(ctx, latchkey.AuditFilter{})
+			return err
+		}},
 		{"UseJTI", func(ctx context.Context, s latchkey.Store) error { _, err := s.UseJTI(ctx, "jti", later); return err }},
 		{"CreateSigningKey", func(ctx context.Context, s latchkey.Store) error {
 			return s.CreateSigningKey(ctx, &latchkey.SigningKey{ID: "frozen", Algorithm: "ES256", PrivateKey: hash, PublicKey: hash,
