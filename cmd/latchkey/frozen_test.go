@@ -32,6 +32,7 @@ type frozenCluster struct {
 	env       map[string]string
 	a, b      string // base URLs
 	stopA     func() int
+	logsA     *syncBuffer // the log of node A
 	origin    string
 	passwords map[string]string
 	keys      map[string]struct{ ID, Key string }
@@ -67,6 +68,7 @@ func newFrozenCluster(t *testing.T, shutdown time.Duration) *frozenCluster {
 	c.b, _, _ = startServe(t, c.env, "--config", c.config, "--data-dir", t.TempDir(), "--store-dsn", c.dsn)
 	var logsA *syncBuffer
 	c.a, logsA, c.stopA = startServe(t, c.env, "--config", c.config, "--data-dir", t.TempDir(), "--store-dsn", c.dsnA)
+	c.logsA = logsA
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("the log of node A:\n%s", logsA)
@@ -294,5 +296,10 @@ func TestFrozenStoreShutdown(t *testing.T) {
 	}
 	if exit != 0 {
 		t.Errorf("serve exited %d", exit)
+	}
+	for _, line := range strings.Split(c.logsA.String(), "\n") {
+		if strings.Contains(line, "not waiting for") || strings.Contains(line, "could not record") || strings.Contains(line, "shutting down") || strings.Contains(line, "\"stopped\"") {
+			t.Logf("node A: %s", line)
+		}
 	}
 }
