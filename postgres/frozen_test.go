@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -192,5 +193,40 @@ func TestFrozenEveryCall(t *testing.T) {
 	t.Logf("Close on a frozen store after timed-out calls: %d ms", took.Milliseconds())
 	if took > 2*timeout+timeout/2 {
 		t.Errorf("Close took %s, want at most %s (a cancel request and a drain, each bounded by the timeout)", took, 2*timeout+timeout/2)
+	}
+}
+
+// TestTimeoutLeavesIdleConnections checks that the deadline a new connection
+// gets until it is set up does not outlive the setup: the listener and the
+// pooled connections stay usable after they have been idle for longer than
+// the timeout.
+func TestTimeoutLeavesIdleConnections(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	ctx := t.Context()
+	dsn := storetest.PostgresDSN(t)
+	log, l := newLogs(t)
+	a, err := Open(ctx, dsn, Options{Logger: log, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b := openDSN(t, dsn)
+	heard := storetest.Record(t, a)
+	pid := a.listenerPID()
+	u := newUser(t, b, "ivo")
+	if _, err := a.User(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	<-time.After(5 * timeout) // not an assertion: lets the connections idle past the timeout
+	if _, err := a.User(ctx, u.ID); err != nil {
+		t.Fatalf("a pooled connection after idling: %v", err)
+	}
+	if _, err := b.EndUserSessions(ctx, u.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want := []latchkey.Change{{Kind: latchkey.ChangeUserSession, UserID: u.ID}}
+	waitUntil(t, func() bool { return slices.Equal(heard.Changes(), want) })
+	if a.listenerPID() != pid || len(l.warnings()) != 0 {
+		t.Fatalf("the listener reconnected (pid %d, then %d; warnings %v)", pid, a.listenerPID(), l.warnings())
 	}
 }
