@@ -14,6 +14,10 @@
 // Writes that can make a cache stale emit a latchkey.Change: Notify records it
 // in the writing transaction and, once the commit has returned, the change is
 // delivered synchronously to this instance's subscribers (see Feed).
+//
+// Every method runs under a deadline of Config.Timeout (store.timeout), added
+// by bound as the method begins; one that runs out of it is EUNAVAILABLE with
+// "The database did not answer in time".
 package sqlstore
 
 import (
