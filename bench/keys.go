@@ -99,7 +99,7 @@ func (e *env) keyStore(ctx context.Context, size, conc int, d, warm time.Duratio
 	if err != nil {
 		return r, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "latchkey.db"), slog.New(slog.DiscardHandler))
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "latchkey.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return r, err
 	}

@@ -224,7 +224,7 @@ func (g *instance) start(ctx context.Context, cfgFile string) error {
 		return err
 	}
 	if g.st == nil {
-		if g.st, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "latchkey.db"), log); err != nil {
+		if g.st, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "latchkey.db"), sqlite.Options{Logger: log, Timeout: cfg.Store.Timeout.D()}); err != nil {
 			return err
 		}
 		g.ownsStore = true
@@ -257,7 +257,7 @@ func (g *instance) start(ctx context.Context, cfgFile string) error {
 	g.base = "https://" + g.gw.Addrs()["main"].String()
 	sctx, cancel := context.WithCancel(ctx)
 	g.cancel, g.served = cancel, make(chan error, 1)
-	go func() { g.served <- g.gw.Serve(sctx) }()
+	go func() { g.served <- g.gw.Serve(sctx, nil) }()
 	return nil
 }
 

@@ -41,6 +41,10 @@ type Store struct {
 	// DSN is the PostgreSQL connection string. It may instead come from the
 	// environment variable LATCHKEY_STORE_DSN, which wins over the file.
 	DSN string `yaml:"dsn"`
+	// Timeout bounds every call to the store (waiting for a connection,
+	// connecting, and the statements); a request whose store call runs out
+	// of it gets 503. Default 2s.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Log configures the structured log.

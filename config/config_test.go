@@ -54,7 +54,7 @@ func TestDefault(t *testing.T) {
 	}
 	want := &Config{
 		DataDir: "./latchkey-data",
-		Store:   Store{Driver: "sqlite"},
+		Store:   Store{Driver: "sqlite", Timeout: Duration(2 * time.Second)},
 		Log:     Log{Format: "text", Level: "info"},
 		Admin:   Admin{Directory: "LOCAL", Username: "admin"},
 		Server: Server{ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(2 * time.Minute),
@@ -175,10 +175,11 @@ func TestErrors(t *testing.T) {
 			{"", 11, "routes[1].auth[1]", "must be a string, not a mapping"},
 		}},
 		{"testdata/store_bad_driver.yaml", opts(), []wantErr{{"", 2, "store.driver", `"mysql" is not a store driver`}}},
+		{"testdata/store_timeout.yaml", opts(), []wantErr{{"", 3, "store.timeout", "5ms is out of range; use 10ms to 1m"}}},
 		{"testdata/store_postgres_no_dsn.yaml", opts(), []wantErr{{"", 1, "store.dsn", "is required for driver postgres"}}},
 		{"testdata/store_sqlite_dsn.yaml", opts(), []wantErr{{"", 3, "store.dsn", "is only for driver postgres"}}},
 		{"testdata/store_secret_typo.yaml", opts(), []wantErr{
-			{"", 3, "store.dns", "unknown key (known keys here: driver, dsn)"},
+			{"", 3, "store.dns", "unknown key (known keys here: driver, dsn, timeout)"},
 			{"", 4, "store.dsn", "must be a string, not a mapping"},
 		}},
 		{inv, opts(), []wantErr{
@@ -501,5 +502,44 @@ func TestDSNSelectsPostgres(t *testing.T) {
 	if _, err := Load("testdata/store_sqlite_explicit.yaml", Options{AuthMethods: methods, Getenv: env(nil), StoreDSN: "postgres://flag@db/x"}); err == nil ||
 		!strings.Contains(err.Error(), "--store-dsn") {
 		t.Errorf("explicit sqlite with --store-dsn: %v", err)
+	}
+}
+
+// TestStoreTimeout checks the default and the range of store.timeout.
+func TestStoreTimeout(t *testing.T) {
+	tests := []struct {
+		yaml string // the store section's timeout line; "" for none
+		want time.Duration
+		err  string
+	}{
+		{"", 2 * time.Second, ""},
+		{"timeout: 10ms", 10 * time.Millisecond, ""},
+		{"timeout: 500ms", 500 * time.Millisecond, ""},
+		{"timeout: 1m", time.Minute, ""},
+		{"timeout: 0s", 0, "store.timeout: 0s is out of range; use 10ms to 1m"},
+		{"timeout: -1s", 0, "store.timeout: -1s is out of range"},
+		{"timeout: 9ms", 0, "store.timeout: 9ms is out of range"},
+		{"timeout: 61s", 0, "store.timeout: 1m1s is out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.yaml, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "store.yaml")
+			if err := os.WriteFile(file, []byte("store:\n  driver: sqlite\n  "+tt.yaml+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(file, Options{Getenv: func(string) string { return "" }})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), file+":3: "+tt.err) {
+					t.Fatalf("Load = %v, want an error at line 3 containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Store.Timeout.D(); got != tt.want {
+				t.Fatalf("store.timeout = %s, want %s", got, tt.want)
+			}
+		})
 	}
 }

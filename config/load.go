@@ -190,6 +190,7 @@ func (c *Config) setDefaults() {
 	str(&c.Log.Level, "log.level", "info")
 	str(&c.Admin.Directory, "admin.directory", "LOCAL")
 	str(&c.Admin.Username, "admin.username", "admin")
+	dur(&c.Store.Timeout, "store.timeout", Duration(2*time.Second))
 	dur(&c.Server.ReadHeaderTimeout, "server.read_header_timeout", Duration(10e9))
 	dur(&c.Server.IdleTimeout, "server.idle_timeout", Duration(120e9))
 	dur(&c.Server.ShutdownTimeout, "server.shutdown_timeout", Duration(15e9))

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey"
 )
@@ -89,7 +90,17 @@ func (v *validator) store(s Store) {
 	default:
 		v.add("store.driver", "%q is not a store driver; use sqlite or postgres", s.Driver)
 	}
+	if d := s.Timeout.D(); d < MinStoreTimeout || d > MaxStoreTimeout {
+		v.add("store.timeout", "%s is out of range; use 10ms to 1m (the default is 2s)", d)
+	}
 }
+
+// The range of store.timeout: long enough for a query across a network,
+// short enough that a request never waits on a sick database for long.
+const (
+	MinStoreTimeout = 10 * time.Millisecond
+	MaxStoreTimeout = time.Minute
+)
 
 func (v *validator) server(s Server) {
 	for _, t := range []struct {

@@ -132,14 +132,18 @@ func newCache[K comparable, V any](size int, ttl time.Duration) *otter.Cache[K, 
 	})
 }
 
-// Close stops the background work, writes pending last-use times and
-// unsubscribes from the change feed. The store stays open.
-func (s *Service) Close() error {
+// Close stops the background work, writes pending last-use times (each
+// write bounded by the store's own timeout) and unsubscribes from the change
+// feed. The store stays open.
+func (s *Service) Close() error { return s.Shutdown(context.Background()) }
+
+// Shutdown is Close within ctx: the last-use times still pending are
+// written until ctx ends, so that a node's whole stop can share one
+// deadline.
+func (s *Service) Shutdown(ctx context.Context) error {
 	s.unsubscribe()
 	close(s.stop)
 	s.done.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	s.touch.flush(ctx)
 	for _, c := range []interface{ StopAllGoroutines() bool }{s.users, s.names, s.absent, s.keys, s.sessions, s.passwords} {
 		c.StopAllGoroutines()

@@ -30,7 +30,7 @@ func newFixture(t testing.TB) *fixture {
 func newFixtureWith(t testing.TB, h *password.Hasher, addressFailures int) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"), slog.New(slog.DiscardHandler))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

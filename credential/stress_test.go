@@ -51,14 +51,14 @@ func TestCachesFollowChanges(t *testing.T) {
 		open func(t *testing.T) latchkey.Store
 	}{
 		{"sqlite", func(t *testing.T) latchkey.Store {
-			st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "latchkey.db"), slog.New(slog.DiscardHandler))
+			st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "latchkey.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler), Timeout: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return st
 		}},
 		{"postgres", func(t *testing.T) latchkey.Store {
-			st, err := postgres.Open(context.Background(), storetest.PostgresDSN(t), slog.New(slog.DiscardHandler))
+			st, err := postgres.Open(context.Background(), storetest.PostgresDSN(t), postgres.Options{Logger: slog.New(slog.DiscardHandler), Timeout: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}

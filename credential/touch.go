@@ -38,21 +38,26 @@ func (t *toucher) session(e *sessionEntry) {
 	t.mu.Unlock()
 }
 
-// flush writes the queued last-use times.
+// flush writes the queued last-use times: the keys' and the sessions' at
+// once, so that a database that stops answering holds flush up for one store
+// timeout (each write's deadline, or ctx's when sooner), not two.
 func (t *toucher) flush(ctx context.Context) {
 	t.mu.Lock()
 	keys, sessions := t.keys, t.sessions
 	t.keys, t.sessions = nil, nil
 	t.mu.Unlock()
+	var wg sync.WaitGroup
 	if len(keys) > 0 {
 		m := make(map[string]time.Time, len(keys))
 		for _, e := range keys {
 			e.dirty.Store(false)
 			m[e.key.ID] = time.Unix(0, e.lastUsed.Load()).UTC()
 		}
-		if err := t.store.TouchAPIKeys(ctx, m); err != nil {
-			t.log.Warn("could not record when API keys were last used", "keys", len(m), "err", err)
-		}
+		wg.Go(func() {
+			if err := t.store.TouchAPIKeys(ctx, m); err != nil {
+				t.log.Warn("could not record when API keys were last used", "keys", len(m), "err", err)
+			}
+		})
 	}
 	if len(sessions) > 0 {
 		m := make(map[string]time.Time, len(sessions))
@@ -60,8 +65,11 @@ func (t *toucher) flush(ctx context.Context) {
 			e.dirty.Store(false)
 			m[e.session.ID] = time.Unix(0, e.lastSeen.Load()).UTC()
 		}
-		if err := t.store.TouchSessions(ctx, m); err != nil {
-			t.log.Warn("could not record when sessions were last used", "sessions", len(m), "err", err)
-		}
+		wg.Go(func() {
+			if err := t.store.TouchSessions(ctx, m); err != nil {
+				t.log.Warn("could not record when sessions were last used", "sessions", len(m), "err", err)
+			}
+		})
 	}
+	wg.Wait()
 }

@@ -52,7 +52,7 @@ const testRefusalDelay = 20 * time.Millisecond
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "latchkey.db"), quietLog())
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "latchkey.db"), sqlite.Options{Logger: quietLog(), Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -236,9 +236,15 @@ func (s *Server) Addrs() map[string]net.Addr {
 }
 
 // Serve serves every listener until ctx ends, then stops accepting, lets
-// in-flight requests finish for up to the configured shutdown timeout, and
-// returns. It returns early with an error if a listener fails.
-func (s *Server) Serve(ctx context.Context) error {
+// in-flight requests finish until the drain context ends, closes the
+// connections of those that have not, and returns. It returns early with an
+// error if a listener fails; the drain then begins at once.
+//
+// stopping is called once, as the drain begins, and returns the drain
+// context: the deadline of the node's whole stop, so that what the caller
+// closes afterwards shares it. A nil stopping drains for the configured
+// shutdown timeout.
+func (s *Server) Serve(ctx context.Context, stopping func() context.Context) error {
 	errc := make(chan error, len(s.listeners))
 	var wg sync.WaitGroup
 	for _, l := range s.listeners {
@@ -264,15 +270,30 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	s.log.Info("shutting down: draining in-flight requests", "timeout", s.cfg.Server.ShutdownTimeout.D().String())
-	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout.D())
-	defer cancel()
-	for _, l := range s.listeners {
-		if e := l.srv.Shutdown(drain); e != nil {
-			s.log.Warn("listener did not drain in time; closing it", "listener", l.name, "err", e)
-			l.srv.Close()
-		}
+	var stop context.Context
+	if stopping != nil {
+		stop = stopping()
+	} else {
+		var cancel context.CancelFunc
+		stop, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout.D())
+		defer cancel()
 	}
+	if d, ok := stop.Deadline(); ok {
+		s.log.Info("shutting down: draining in-flight requests", "timeout", time.Until(d).Round(time.Millisecond).String())
+	} else {
+		s.log.Info("shutting down: draining in-flight requests")
+	}
+	// Every listener stops accepting at once, and drains until stop ends.
+	var drains sync.WaitGroup
+	for _, l := range s.listeners {
+		drains.Go(func() {
+			if e := l.srv.Shutdown(stop); e != nil {
+				s.log.Warn("listener did not drain in time; closing it", "listener", l.name, "err", e)
+				l.srv.Close()
+			}
+		})
+	}
+	drains.Wait()
 	wg.Wait()
 	s.routes.upstreams.closeIdle()
 	return err

@@ -308,7 +308,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx) }()
+	go func() { served <- s.Serve(ctx, nil) }()
 
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	if resp, err := http.Get("http://" + s.Addrs()["plain"].String() + "/healthz"); err != nil || resp.StatusCode != 200 {

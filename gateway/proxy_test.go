@@ -110,7 +110,7 @@ func TestRouteListeners(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
+	go func() { done <- s.Serve(ctx, nil) }()
 	defer func() { cancel(); <-done }()
 	for name, want := range map[string]string{"public": "outside", "internal": "inside"} {
 		resp, err := http.Get("http://" + s.Addrs()[name].String() + "/x")

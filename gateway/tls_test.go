@@ -95,7 +95,7 @@ func TestCertOverTLS(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
+	go func() { done <- s.Serve(ctx, nil) }()
 	t.Cleanup(func() { cancel(); <-done })
 
 	roots := x509.NewCertPool()

@@ -29,7 +29,7 @@ func newCluster(t *testing.T, n int) []*node {
 	dsn := storetest.PostgresDSN(t)
 	nodes := make([]*node, n)
 	for i := range nodes {
-		st, err := postgres.Open(context.Background(), dsn, quietLog())
+		st, err := postgres.Open(context.Background(), dsn, postgres.Options{Logger: quietLog(), Timeout: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -60,9 +60,9 @@ func openStores(t *testing.T, n int) []latchkey.Store {
 		var st latchkey.Store
 		var err error
 		if pg {
-			st, err = postgres.Open(ctx, dsn, quiet())
+			st, err = postgres.Open(ctx, dsn, postgres.Options{Logger: quiet(), Timeout: 10 * time.Second})
 		} else {
-			st, err = sqlite.Open(ctx, path, quiet())
+			st, err = sqlite.Open(ctx, path, sqlite.Options{Logger: quiet(), Timeout: 10 * time.Second})
 		}
 		if err != nil {
 			t.Fatal(err)

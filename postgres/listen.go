@@ -44,6 +44,8 @@ func (db *DB) notify(ctx context.Context, tx *sql.Tx, c latchkey.Change) error {
 // connectListener opens a connection of its own, outside the pool, that
 // listens on the schema's channel.
 func (db *DB) connectListener(ctx context.Context) (*pgx.Conn, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig)
 	if err != nil {
 		return nil, err
@@ -84,7 +86,7 @@ func (db *DB) receive(ctx context.Context, conn *pgx.Conn) error {
 		cancel()
 		if err != nil && ctx.Err() == nil && pgconn.Timeout(err) {
 			// Quiet for a while: a timeout leaves the connection usable.
-			pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			pingCtx, cancel := context.WithTimeout(ctx, pingTimeout(db.timeout))
 			err = conn.Ping(pingCtx)
 			cancel()
 			if err == nil {
@@ -132,6 +134,15 @@ func (db *DB) reconnect(ctx context.Context) *pgx.Conn {
 		db.log.Log(ctx, level, "cannot connect the change feed", "store", "postgres", "attempt", attempt, "err", err)
 		wait = min(2*wait, maxBackoff)
 	}
+}
+
+// pingTimeout is how long the listener's health ping may take: the store's
+// timeout, or 5 seconds without one.
+func pingTimeout(timeout time.Duration) time.Duration {
+	if timeout > 0 {
+		return timeout
+	}
+	return 5 * time.Second
 }
 
 // closeConn closes a listener connection without waiting long.

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -46,6 +47,7 @@ type DB struct {
 	schema  string
 	channel string
 	log     *slog.Logger
+	timeout time.Duration
 
 	listenPID atomic.Uint32 // backend of the listening connection, for tests
 	stop      context.CancelFunc
@@ -55,11 +57,23 @@ type DB struct {
 
 var _ latchkey.Store = (*DB)(nil)
 
+// Options are the optional settings of Open.
+type Options struct {
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Timeout bounds every store call, including waiting for a pooled
+	// connection (see sqlstore.Config.Timeout), every connection attempt,
+	// and pgx's cleanup of a connection that stopped answering. Zero adds
+	// no deadline; the configuration's store.timeout is what latchkey
+	// gives. Migrations are not bounded by it: one may take long.
+	Timeout time.Duration
+}
+
 // Open connects to the database of dsn, applies the migrations that its
 // current schema lacks, makes sure the built-in roles are present and starts
-// listening for the changes of other nodes. A nil logger means
-// slog.Default().
-func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
+// listening for the changes of other nodes.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -67,12 +81,13 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 	if err != nil {
 		return nil, latchkey.Wrap(err, latchkey.EINVALID, "The PostgreSQL connection string is not valid.")
 	}
+	boundConnections(&cfg.ConnConfig.Config, opts.Timeout)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, latchkey.Wrap(err, latchkey.EINVALID, "The PostgreSQL connection string is not valid.")
 	}
 	db := &DB{pool: pool, sqldb: stdlib.OpenDBFromPool(pool), feed: new(sqlstore.Feed), node: newNodeID(),
-		log: logger, done: make(chan struct{})}
+		log: logger, timeout: opts.Timeout, done: make(chan struct{})}
 	if err := db.open(ctx); err != nil {
 		db.sqldb.Close()
 		pool.Close()
@@ -83,11 +98,18 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 
 // open does the work of Open once the pool exists.
 func (db *DB) open(ctx context.Context) error {
-	if err := db.pool.Ping(ctx); err != nil {
-		return latchkey.Wrap(err, latchkey.EUNAVAILABLE, "Cannot connect to PostgreSQL.")
+	if err := db.ping(ctx); err != nil {
+		msg := "Cannot connect to PostgreSQL."
+		if sqlstore.TimedOut(err) {
+			msg = "PostgreSQL did not answer in time (store.timeout)."
+		}
+		return latchkey.Wrap(err, latchkey.EUNAVAILABLE, msg)
 	}
 	var schema sql.NullString
-	if err := db.sqldb.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+	qctx, cancel := db.bound(ctx)
+	err := db.sqldb.QueryRowContext(qctx, `SELECT current_schema()`).Scan(&schema)
+	cancel()
+	if err != nil {
 		return latchkey.Wrap(err, unavailableOr(err, latchkey.EINTERNAL), "Cannot read the current PostgreSQL schema.")
 	}
 	if !schema.Valid {
@@ -103,6 +125,7 @@ func (db *DB) open(ctx context.Context) error {
 	}
 	db.Store, err = sqlstore.New(ctx, sqlstore.Config{
 		Read: db.sqldb, Write: db.sqldb, Notify: db.notify, Classify: classify, Feed: db.feed, Logger: db.log,
+		Timeout: db.timeout,
 	})
 	if err != nil {
 		closeConn(conn)
@@ -112,6 +135,22 @@ func (db *DB) open(ctx context.Context) error {
 	db.stop = stop
 	go db.listen(listenCtx, conn)
 	return nil
+}
+
+// ping checks that a connection works, within the timeout.
+func (db *DB) ping(ctx context.Context) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	return db.pool.Ping(ctx)
+}
+
+// bound is context.WithTimeout with the store's timeout; zero adds no
+// deadline.
+func (db *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if db.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, db.timeout)
 }
 
 // Close stops listening and closes the pool. Calling it again does nothing.

@@ -50,7 +50,7 @@ func newLogs(t *testing.T) (*slog.Logger, *logs) {
 func openDSN(t *testing.T, dsn string) *DB {
 	t.Helper()
 	log, _ := newLogs(t)
-	db, err := Open(context.Background(), dsn, log)
+	db, err := Open(context.Background(), dsn, Options{Logger: log, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -77,7 +77,7 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) latchkey.Store {
 		dsn := storetest.PostgresDSN(t)
 		log, _ := newLogs(t)
-		db, err := Open(context.Background(), dsn, log)
+		db, err := Open(context.Background(), dsn, Options{Logger: log, Timeout: 10 * time.Second})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -197,7 +197,7 @@ func TestQuietListenerStaysConnected(t *testing.T) {
 	ctx := t.Context()
 	dsn := storetest.PostgresDSN(t)
 	log, l := newLogs(t)
-	a, err := Open(context.Background(), dsn, log)
+	a, err := Open(context.Background(), dsn, Options{Logger: log, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestMigrationsInSchema(t *testing.T) {
 // and that a closed store answers EUNAVAILABLE.
 func TestCloseIsQuiet(t *testing.T) {
 	log, l := newLogs(t)
-	db, err := Open(context.Background(), storetest.PostgresDSN(t), log)
+	db, err := Open(context.Background(), storetest.PostgresDSN(t), Options{Logger: log, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestOpenRejects(t *testing.T) {
 		{storetest.WithSearchPath(t, base, "lk_no_such_schema"), latchkey.EINVALID},
 		{"postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2", latchkey.EUNAVAILABLE},
 	} {
-		db, err := Open(t.Context(), tc.dsn, nil)
+		db, err := Open(t.Context(), tc.dsn, Options{})
 		if err == nil {
 			db.Close()
 		}

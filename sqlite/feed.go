@@ -43,7 +43,9 @@ func purgeChanges(ctx context.Context, tx *sql.Tx, cutoff time.Time) (int64, err
 // startFeed starts the poller from the newest change row.
 func (db *DB) startFeed(ctx context.Context) error {
 	var last int64
-	if err := db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM changes`).Scan(&last); err != nil {
+	qctx, cancel := withTimeout(ctx, db.timeout)
+	defer cancel()
+	if err := db.read.QueryRowContext(qctx, `SELECT COALESCE(MAX(seq), 0) FROM changes`).Scan(&last); err != nil {
 		return latchkey.Wrap(err, latchkey.EUNAVAILABLE, "Cannot read the SQLite change feed.")
 	}
 	pollCtx, stop := context.WithCancel(context.Background())
@@ -67,7 +69,9 @@ func (db *DB) poll(ctx context.Context, last int64) {
 			return
 		case <-tick.C:
 		}
-		next, err := db.deliver(ctx, last)
+		dctx, cancel := withTimeout(ctx, db.timeout)
+		next, err := db.deliver(dctx, last)
+		cancel()
 		switch {
 		case ctx.Err() != nil:
 			return

@@ -19,8 +19,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -32,14 +34,40 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// pragmas are set on every connection. cache=shared is never used: it
-// defeats WAL's concurrent readers and brings table-level locking. Reads
-// go through a memory map of up to 1 GiB of the file, shared by every
-// connection through the OS page cache, so that a large store (a million
-// API keys is some 200 MB) is read without a system call and a copy per
-// page, and each connection's own page cache does not have to hold it.
-const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+// pragmas are set on every connection, after busy_timeout (see
+// busyTimeout). cache=shared is never used: it defeats WAL's concurrent
+// readers and brings table-level locking. Reads go through a memory map of
+// up to 1 GiB of the file, shared by every connection through the OS page
+// cache, so that a large store (a million API keys is some 200 MB) is read
+// without a system call and a copy per page, and each connection's own page
+// cache does not have to hold it.
+const pragmas = "&_pragma=journal_mode(WAL)" +
 	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=mmap_size(1073741824)"
+
+// maxBusyTimeout is how long a statement waits for another process's write
+// lock when Options.Timeout is zero.
+const maxBusyTimeout = 10 * time.Second
+
+// busyTimeout is the busy_timeout pragma: how long SQLite waits for a lock
+// that another connection holds. SQLite's wait does not see the context, so
+// it must not outlast the store's timeout.
+func busyTimeout(timeout time.Duration) string {
+	d := maxBusyTimeout
+	if timeout > 0 && timeout < d {
+		d = timeout
+	}
+	return "_pragma=busy_timeout(" + strconv.FormatInt(max(d.Milliseconds(), 1), 10) + ")"
+}
+
+// Options are the optional settings of Open.
+type Options struct {
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Timeout bounds every store call (see sqlstore.Config.Timeout) and
+	// SQLite's wait for a lock. Zero adds no deadline; the configuration's
+	// store.timeout is what latchkey gives.
+	Timeout time.Duration
+}
 
 // DB is a latchkey.Store in a SQLite file.
 type DB struct {
@@ -48,6 +76,7 @@ type DB struct {
 	feed        *sqlstore.Feed
 	node        string
 	log         *slog.Logger
+	timeout     time.Duration
 
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -59,30 +88,32 @@ var _ latchkey.Store = (*DB)(nil)
 
 // Open opens or creates the SQLite file at path, applies the migrations that
 // it lacks, makes sure the built-in roles are present and starts the change
-// feed. A nil logger means slog.Default().
-func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
+// feed.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
 	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		return nil, latchkey.Errorf(latchkey.EINVALID, "The SQLite database must be a file path without '?' or '#'.")
 	}
-	db := &DB{feed: new(sqlstore.Feed), node: newNodeID(), log: logger, done: make(chan struct{})}
+	db := &DB{feed: new(sqlstore.Feed), node: newNodeID(), log: logger,
+		timeout: opts.Timeout, done: make(chan struct{})}
 	var err error
-	if db.write, err = openPool(ctx, path, "&_txlock=immediate", 1); err != nil {
+	if db.write, err = openPool(ctx, path, opts.Timeout, "&_txlock=immediate", 1); err != nil {
 		return nil, err
 	}
 	if err := migrate(ctx, db.write, logger); err != nil {
 		db.write.Close()
 		return nil, err
 	}
-	if db.read, err = openPool(ctx, path, "&_pragma=query_only(1)", max(4, runtime.NumCPU())); err != nil {
+	if db.read, err = openPool(ctx, path, opts.Timeout, "&_pragma=query_only(1)", max(4, runtime.NumCPU())); err != nil {
 		db.write.Close()
 		return nil, err
 	}
 	db.Store, err = sqlstore.New(ctx, sqlstore.Config{
 		Read: db.read, Write: db.write, Notify: db.notify, Classify: classify,
-		Purge: purgeChanges, Feed: db.feed, Logger: logger,
+		Purge: purgeChanges, Feed: db.feed, Logger: logger, Timeout: opts.Timeout,
 	})
 	if err == nil {
 		err = db.startFeed(ctx)
@@ -108,15 +139,17 @@ func (db *DB) Close() error {
 }
 
 // openPool opens a pool of at most n connections to the file and checks that
-// the first one works.
-func openPool(ctx context.Context, path, extra string, n int) (*sql.DB, error) {
-	pool, err := sql.Open("sqlite", path+"?"+pragmas+extra)
+// the first one works, within timeout (when not zero).
+func openPool(ctx context.Context, path string, timeout time.Duration, extra string, n int) (*sql.DB, error) {
+	pool, err := sql.Open("sqlite", path+"?"+busyTimeout(timeout)+pragmas+extra)
 	if err == nil {
 		pool.SetMaxOpenConns(n)
 		pool.SetMaxIdleConns(n)
 		pool.SetConnMaxLifetime(0)
 		pool.SetConnMaxIdleTime(0)
-		err = pool.PingContext(ctx)
+		pctx, cancel := withTimeout(ctx, timeout)
+		err = pool.PingContext(pctx)
+		cancel()
 		if err != nil {
 			pool.Close()
 		}
@@ -151,6 +184,14 @@ func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 		logger.InfoContext(ctx, "applied migration", "store", "sqlite", "version", r.Source.Version, "duration", r.Duration)
 	}
 	return nil
+}
+
+// withTimeout is context.WithTimeout, where a zero timeout adds no deadline.
+func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, timeout)
 }
 
 // newNodeID returns a random id that tells this Open's changes from those of

@@ -22,7 +22,7 @@ func testLogger(t *testing.T) *slog.Logger {
 // openFile opens the store in path and closes it when the test ends.
 func openFile(t *testing.T, path string) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), path, testLogger(t))
+	db, err := Open(context.Background(), path, Options{Logger: testLogger(t), Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -32,7 +32,7 @@ func openFile(t *testing.T, path string) *DB {
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) latchkey.Store {
-		db, err := Open(context.Background(), filepath.Join(t.TempDir(), "latchkey.db"), testLogger(t))
+		db, err := Open(context.Background(), filepath.Join(t.TempDir(), "latchkey.db"), Options{Logger: testLogger(t), Timeout: 10 * time.Second})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -144,7 +144,7 @@ func TestWALAndForeignKeys(t *testing.T) {
 func TestPersistsAcrossReopen(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "latchkey.db")
-	db, err := Open(ctx, path, testLogger(t))
+	db, err := Open(ctx, path, Options{Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,12 +204,99 @@ func TestOpenRejects(t *testing.T) {
 		{"file:x.db?mode=memory", latchkey.EINVALID},
 		{filepath.Join(t.TempDir(), "missing", "dir", "latchkey.db"), latchkey.EUNAVAILABLE},
 	} {
-		db, err := Open(ctx, tc.path, testLogger(t))
+		db, err := Open(ctx, tc.path, Options{Logger: testLogger(t)})
 		if err == nil {
 			db.Close()
 		}
 		if code := latchkey.ErrorCode(err); code != tc.code {
 			t.Errorf("Open(%q): %v (code %q), want code %q", tc.path, err, code, tc.code)
+		}
+	}
+}
+
+// TestLockedWriteTimesOut holds the write lock from another connection, as
+// another process in a long transaction would, and checks that writes
+// answer EUNAVAILABLE within the store's timeout (and a fifth), whether
+// they wait in SQLite's busy handler or for the store's one write
+// connection, that reads go on, and that busy_timeout follows the timeout.
+func TestLockedWriteTimesOut(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	const bound = timeout + timeout/5
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	db, err := Open(ctx, path, Options{Logger: testLogger(t), Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var busy int
+	if err := db.write.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 300 {
+		t.Fatalf("busy_timeout = %d (%v), want 300", busy, err)
+	}
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(context.Background(), "ROLLBACK")
+
+	writes := []struct {
+		name string
+		call func() error
+	}{
+		{"CreateUser", func() error { return db.CreateUser(ctx, &latchkey.User{Directory: "LAB", Username: "ivo"}) }},
+		{"RevokeAPIKey", func() error { return db.RevokeAPIKey(ctx, "k", time.Now()) }},
+		{"TouchAPIKeys", func() error { return db.TouchAPIKeys(ctx, map[string]time.Time{"k": time.Now()}) }},
+	}
+	errs := make([]error, len(writes))
+	took := make([]time.Duration, len(writes))
+	done := make(chan struct{})
+	for i, w := range writes { // at once: all but one wait for the write connection
+		go func() {
+			start := time.Now()
+			errs[i] = w.call()
+			took[i] = time.Since(start)
+			done <- struct{}{}
+		}()
+	}
+	for range writes {
+		<-done
+	}
+	for i, w := range writes {
+		t.Logf("%s with the write lock held elsewhere: %v after %d ms", w.name, latchkey.ErrorCode(errs[i]), took[i].Milliseconds())
+		if code := latchkey.ErrorCode(errs[i]); code != latchkey.EUNAVAILABLE {
+			t.Errorf("%s: %v (code %q), want %q", w.name, errs[i], code, latchkey.EUNAVAILABLE)
+		}
+		if took[i] > bound {
+			t.Errorf("%s took %s, want at most %s", w.name, took[i], bound)
+		}
+	}
+	if _, err := db.Users(ctx, latchkey.UserFilter{}); err != nil {
+		t.Errorf("a read while the write lock is held: %v", err)
+	}
+}
+
+func TestBusyTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		timeout time.Duration
+		want    string
+	}{
+		{0, "_pragma=busy_timeout(10000)"},
+		{2 * time.Second, "_pragma=busy_timeout(2000)"},
+		{time.Minute, "_pragma=busy_timeout(10000)"},
+		{10 * time.Millisecond, "_pragma=busy_timeout(10)"},
+		{time.Microsecond, "_pragma=busy_timeout(1)"},
+	} {
+		if got := busyTimeout(tc.timeout); got != tc.want {
+			t.Errorf("busyTimeout(%s) = %q, want %q", tc.timeout, got, tc.want)
 		}
 	}
 }
@@ -221,7 +308,7 @@ func TestFeedResyncsAfterAGap(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "latchkey.db")
 	logged := make(chan string, 16)
 	log := slog.New(messages{slog.NewTextHandler(t.Output(), nil), logged})
-	db, err := Open(context.Background(), path, log)
+	db, err := Open(context.Background(), path, Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ const apiKeyCols = `id, user_id, name, read_only, created_by, created, expires, 
 // CreateAPIKey stores a key. A zero CreatedAt becomes now; times are kept to
 // the microsecond, and k's are rounded so.
 func (s *Store) CreateAPIKey(ctx context.Context, k *latchkey.APIKey) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	switch {
 	case k.ID == "" || len(k.ID) > 128:
 		return latchkey.Errorf(latchkey.EINVALID, "The API key id must be 1 to 128 characters.")
@@ -55,6 +57,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *latchkey.APIKey) error {
 
 // APIKey returns the key with the id, with its sealed Reveal if one waits.
 func (s *Store) APIKey(ctx context.Context, id string) (*latchkey.APIKey, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	k, err := scanAPIKey(s.read.QueryRowContext(ctx, `SELECT `+apiKeyCols+`, reveal FROM api_keys WHERE id = $1`, id), true)
 	if err != nil {
 		return nil, s.notFound("read API key", err, "No API key "+quote(id)+".")
@@ -65,6 +69,8 @@ func (s *Store) APIKey(ctx context.Context, id string) (*latchkey.APIKey, error)
 // APIKeyByHash returns the key with the hash, without its Reveal: the
 // authentication path that calls it has no use for it.
 func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*latchkey.APIKey, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	k, err := scanAPIKey(s.read.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = $1`, hash), false)
 	if err != nil {
 		return nil, s.notFound("read API key by hash", err, "No such API key.")
@@ -76,6 +82,8 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*latchkey.APIKey
 // IncludeRevoked revoked keys are left out; without IncludeExpired, keys
 // that expired by now.
 func (s *Store) APIKeys(ctx context.Context, f latchkey.APIKeyFilter) ([]*latchkey.APIKey, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var c conds
 	if f.UserID != 0 {
 		c.add("user_id = " + c.arg(f.UserID))
@@ -109,6 +117,8 @@ func (s *Store) APIKeys(ctx context.Context, f latchkey.APIKeyFilter) ([]*latchk
 // RevokeAPIKey marks the key revoked, drops any reveal that still waits, and
 // emits ChangeAPIKey.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, "revoke API key", func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		var userID int64
 		err := tx.QueryRowContext(ctx, `UPDATE api_keys SET revoked = $2, reveal = NULL
@@ -134,6 +144,8 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 // TouchAPIKeys sets each key's last use to the later of the stored time and
 // the given one, in one transaction. Unknown keys are skipped.
 func (s *Store) TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.touch(ctx, "touch API keys", `UPDATE api_keys SET last_used = $2
 		WHERE id = $1 AND (last_used IS NULL OR last_used < $2)`, lastUsed)
 }
@@ -141,6 +153,8 @@ func (s *Store) TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time)
 // TakeAPIKeyReveal returns the key's sealed secret and deletes it in the same
 // transaction, so that only one caller ever gets it.
 func (s *Store) TakeAPIKeyReveal(ctx context.Context, id string) ([]byte, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var reveal []byte
 	err := s.tx(ctx, "take API key reveal", func(tx *sql.Tx, _ func(latchkey.Change)) error {
 		none := latchkey.Errorf(latchkey.ENOTFOUND, "The API key %q has no secret to show.", id)

@@ -17,6 +17,8 @@ const (
 
 // AppendAudit stores an event and sets its ID; a zero Time becomes now.
 func (s *Store) AppendAudit(ctx context.Context, e *latchkey.AuditEvent) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if e.Action == "" {
 		return latchkey.Errorf(latchkey.EINVALID, "The audit event has no action.")
 	}
@@ -38,6 +40,8 @@ func (s *Store) AppendAudit(ctx context.Context, e *latchkey.AuditEvent) error {
 // AuditEvents lists events newest first (by id). An Action that ends in "."
 // selects the actions it prefixes; the comparison is exact, as actions are.
 func (s *Store) AuditEvents(ctx context.Context, f latchkey.AuditFilter) ([]*latchkey.AuditEvent, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var c conds
 	if f.ActorID != 0 {
 		c.add("actor_id = " + c.arg(f.ActorID))

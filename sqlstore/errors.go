@@ -30,10 +30,26 @@ func (s *Store) fail(op string, err error) error {
 	case latchkey.ECONFLICT:
 		return latchkey.Wrap(cause, code, "It exists already.")
 	case latchkey.EUNAVAILABLE:
+		if TimedOut(err) {
+			return latchkey.Wrap(cause, code, "The database did not answer in time; try again later.")
+		}
 		return latchkey.Wrap(cause, code, "The database is unavailable; try again later.")
 	default:
 		return latchkey.Wrap(cause, latchkey.EINTERNAL, "An internal error occurred.")
 	}
+}
+
+// TimedOut reports whether err comes from a deadline that ran out: a
+// context's (such as the store's timeout) or the network's.
+func TimedOut(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	t, ok := errors.AsType[interface {
+		error
+		Timeout() bool
+	}](err)
+	return ok && t.Timeout()
 }
 
 // code returns the latchkey error code that err stands for.

@@ -12,6 +12,8 @@ import (
 // returns false when the id is recorded already and has not expired; an
 // expired record is replaced.
 func (s *Store) UseJTI(ctx context.Context, jti string, expires time.Time) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if jti == "" || len(jti) > 256 {
 		return false, latchkey.Errorf(latchkey.EINVALID, "The JWT id must be 1 to 256 characters.")
 	}
@@ -28,6 +30,8 @@ func (s *Store) UseJTI(ctx context.Context, jti string, expires time.Time) (bool
 // CreatedAt becomes now; times are kept to the microsecond, and k's are
 // rounded so.
 func (s *Store) CreateSigningKey(ctx context.Context, k *latchkey.SigningKey) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	switch {
 	case k.ID == "" || len(k.ID) > 128:
 		return latchkey.Errorf(latchkey.EINVALID, "The signing key id must be 1 to 128 characters.")
@@ -59,6 +63,8 @@ func (s *Store) CreateSigningKey(ctx context.Context, k *latchkey.SigningKey) er
 
 // SigningKeys lists every stored signing key, newest first.
 func (s *Store) SigningKeys(ctx context.Context) ([]*latchkey.SigningKey, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.read.QueryContext(ctx, `SELECT id, algorithm, private_key, public_key, created, active, retire
 		FROM signing_keys ORDER BY created DESC, id DESC`)
 	if err != nil {
@@ -85,6 +91,8 @@ func (s *Store) SigningKeys(ctx context.Context) ([]*latchkey.SigningKey, error)
 
 // DeleteSigningKey removes a signing key and emits ChangeSigningKey.
 func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, "delete signing key", func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		n, err := execCount(ctx, tx, `DELETE FROM signing_keys WHERE id = $1`, id)
 		if err != nil {

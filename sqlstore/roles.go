@@ -13,6 +13,8 @@ const maxDescription = 1024
 
 // CreateAbility stores a new ability, which is never built in.
 func (s *Store) CreateAbility(ctx context.Context, a *latchkey.Ability) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := latchkey.ValidateAbilityName(a.Name); err != nil {
 		return err
 	}
@@ -30,6 +32,8 @@ func (s *Store) CreateAbility(ctx context.Context, a *latchkey.Ability) error {
 
 // Abilities lists every ability by name.
 func (s *Store) Abilities(ctx context.Context) ([]*latchkey.Ability, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.read.QueryContext(ctx, `SELECT name, description, builtin FROM abilities ORDER BY name`)
 	if err != nil {
 		return nil, s.fail("list abilities", err)
@@ -51,6 +55,8 @@ func (s *Store) Abilities(ctx context.Context) ([]*latchkey.Ability, error) {
 
 // CreateRole stores a new custom role with its abilities, which must exist.
 func (s *Store) CreateRole(ctx context.Context, r *latchkey.Role) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := latchkey.ValidateName("role", r.Name); err != nil {
 		return err
 	}
@@ -82,6 +88,8 @@ func (s *Store) CreateRole(ctx context.Context, r *latchkey.Role) error {
 
 // Role returns the role with the name.
 func (s *Store) Role(ctx context.Context, name string) (*latchkey.Role, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	roles, err := s.queryRoles(ctx, ` WHERE r.name = $1`, name)
 	if err != nil {
 		return nil, err
@@ -94,6 +102,8 @@ func (s *Store) Role(ctx context.Context, name string) (*latchkey.Role, error) {
 
 // Roles lists every role by name.
 func (s *Store) Roles(ctx context.Context) ([]*latchkey.Role, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.queryRoles(ctx, "")
 }
 
@@ -133,6 +143,8 @@ func (s *Store) queryRoles(ctx context.Context, where string, args ...any) ([]*l
 // SetRoleAbilities replaces the abilities of a custom role and emits
 // ChangeRole.
 func (s *Store) SetRoleAbilities(ctx context.Context, role string, abilities []string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	set, err := abilitySet(abilities)
 	if err != nil {
 		return err
@@ -161,6 +173,8 @@ func (s *Store) SetRoleAbilities(ctx context.Context, role string, abilities []s
 
 // DeleteRole removes a custom role and its grants, and emits ChangeRole.
 func (s *Store) DeleteRole(ctx context.Context, name string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, "delete role", func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		builtIn, err := roleBuiltIn(ctx, tx, name)
 		if err != nil {
@@ -186,6 +200,8 @@ func (s *Store) DeleteRole(ctx context.Context, name string) error {
 // GrantRole gives the user the role and emits ChangeUserRoles; granting a
 // role the user holds is ECONFLICT.
 func (s *Store) GrantRole(ctx context.Context, userID int64, role string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, "grant role", func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		if err := userExists(ctx, tx, userID); err != nil {
 			return err
@@ -205,6 +221,8 @@ func (s *Store) GrantRole(ctx context.Context, userID int64, role string) error 
 // RevokeRole takes the role from the user and emits ChangeUserRoles; ENOTFOUND
 // when the user does not hold it.
 func (s *Store) RevokeRole(ctx context.Context, userID int64, role string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, "revoke role", func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		n, err := execCount(ctx, tx, `DELETE FROM user_roles WHERE user_id = $1 AND role = $2`, userID, role)
 		if err != nil {
@@ -227,6 +245,8 @@ func (s *Store) RevokeRole(ctx context.Context, userID int64, role string) error
 // UserAccess returns the user's roles and the union of their abilities, both
 // sorted, in one query.
 func (s *Store) UserAccess(ctx context.Context, userID int64) (roles, abilities []string, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.read.QueryContext(ctx, `SELECT ur.role, ra.ability FROM users u
 		LEFT JOIN user_roles ur ON ur.user_id = u.id
 		LEFT JOIN role_abilities ra ON ra.role = ur.role

@@ -17,6 +17,8 @@ const sessionCols = `id, user_id, method, credential_id, read_only, remote_addr,
 // LastSeenAt becomes CreatedAt; times are kept to the microsecond, and s's
 // are rounded so.
 func (s *Store) CreateSession(ctx context.Context, ses *latchkey.Session) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	switch {
 	case ses.ID == "" || len(ses.ID) > 128:
 		return latchkey.Errorf(latchkey.EINVALID, "The session id must be 1 to 128 characters.")
@@ -53,6 +55,8 @@ func (s *Store) CreateSession(ctx context.Context, ses *latchkey.Session) error 
 
 // Session returns the session with the id.
 func (s *Store) Session(ctx context.Context, id string) (*latchkey.Session, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	ses, err := scanSession(s.read.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id))
 	if err != nil {
 		return nil, s.notFound("read session", err, "No session "+quote(id)+".")
@@ -62,6 +66,8 @@ func (s *Store) Session(ctx context.Context, id string) (*latchkey.Session, erro
 
 // SessionByHash returns the session whose token has the hash.
 func (s *Store) SessionByHash(ctx context.Context, hash []byte) (*latchkey.Session, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	ses, err := scanSession(s.read.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE hash = $1`, hash))
 	if err != nil {
 		return nil, s.notFound("read session by hash", err, "No such session.")
@@ -74,6 +80,8 @@ func (s *Store) SessionByHash(ctx context.Context, hash []byte) (*latchkey.Sessi
 // applied here: last-seen times reach the store in batches, later than
 // callers see them.
 func (s *Store) Sessions(ctx context.Context, f latchkey.SessionFilter) ([]*latchkey.Session, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var c conds
 	if f.UserID != 0 {
 		c.add("user_id = " + c.arg(f.UserID))
@@ -104,12 +112,16 @@ func (s *Store) Sessions(ctx context.Context, f latchkey.SessionFilter) ([]*latc
 // TouchSessions sets each session's last activity to the later of the stored
 // time and the given one, in one transaction. Unknown sessions are skipped.
 func (s *Store) TouchSessions(ctx context.Context, lastSeen map[string]time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.touch(ctx, "touch sessions", `UPDATE sessions SET last_seen = $2
 		WHERE id = $1 AND last_seen < $2`, lastSeen)
 }
 
 // EndSession ends one session and emits ChangeSession.
 func (s *Store) EndSession(ctx context.Context, id string, at time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, "end session", func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		var userID int64
 		err := tx.QueryRowContext(ctx, `UPDATE sessions SET ended = $2 WHERE id = $1 AND ended IS NULL
@@ -136,6 +148,8 @@ func (s *Store) EndSession(ctx context.Context, id string, at time.Time) error {
 // none ended: a cache may know better than the store how recently a session
 // was seen).
 func (s *Store) EndUserSessions(ctx context.Context, userID int64, at time.Time) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var n int64
 	err := s.tx(ctx, "end user sessions", func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		var err error

@@ -14,6 +14,10 @@
 // Writes that can make a cache stale emit a latchkey.Change: Notify records it
 // in the writing transaction and, once the commit has returned, the change is
 // delivered synchronously to this instance's subscribers (see Feed).
+//
+// Every method runs under a deadline of Config.Timeout (store.timeout), added
+// by bound as the method begins; one that runs out of it is EUNAVAILABLE with
+// "The database did not answer in time".
 package sqlstore
 
 import (
@@ -51,6 +55,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Timeout bounds every call of the store: each method runs under a
+	// deadline this long after it starts (or the caller's, when sooner),
+	// which covers waiting for a connection as well as the statements.
+	// Zero adds no deadline.
+	Timeout time.Duration
 }
 
 // Store implements every method of latchkey.Store except Close, which the
@@ -63,6 +72,7 @@ type Store struct {
 	feed        *Feed
 	log         *slog.Logger
 	now         func() time.Time
+	timeout     time.Duration
 }
 
 // New returns a store over the migrated database of cfg and makes sure the
@@ -72,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, latchkey.Errorf(latchkey.EINTERNAL, "sqlstore: Config.Write is nil.")
 	}
 	s := &Store{read: cfg.Read, write: cfg.Write, notify: cfg.Notify, classify: cfg.Classify,
-		purge: cfg.Purge, feed: cfg.Feed, log: cfg.Logger, now: cfg.Now}
+		purge: cfg.Purge, feed: cfg.Feed, log: cfg.Logger, now: cfg.Now, timeout: cfg.Timeout}
 	if s.read == nil {
 		s.read = s.write
 	}
@@ -85,10 +95,23 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if err := s.ensureBuiltIns(ctx); err != nil {
+	bctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.ensureBuiltIns(bctx); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// bound returns ctx with the store's deadline (Config.Timeout from now)
+// added; a caller's sooner deadline stays. Every method of Store begins
+// with it, so that a database that stops answering costs a caller at most
+// the timeout.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
 }
 
 // Subscribe calls fn for every change committed from now on; see
@@ -99,6 +122,8 @@ func (s *Store) Subscribe(fn func(latchkey.Change)) (unsubscribe func()) {
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.fail("ping", s.read.PingContext(ctx))
 }
 
@@ -106,6 +131,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // expired before cutoff, used JWT ids that expired before cutoff, and what
 // Config.Purge deletes. It returns how many rows went.
 func (s *Store) PurgeExpired(ctx context.Context, cutoff time.Time) (int64, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	c := micros(cutoff)
 	stmts := []struct {
 		query string

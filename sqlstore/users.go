@@ -19,6 +19,8 @@ const userSelect = `SELECT ` + userCols + `, ur.role FROM users u
 // CreateUser stores u, sets its ID and times, and grants u.Roles, which must
 // exist, in the same transaction.
 func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := u.Validate(); err != nil {
 		return err
 	}
@@ -71,6 +73,8 @@ func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 
 // User returns the user with the id.
 func (s *Store) User(ctx context.Context, id int64) (*latchkey.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	u, err := userByID(ctx, s.read, id)
 	if err != nil {
 		return nil, s.fail("read user", err)
@@ -92,6 +96,8 @@ func userByID(ctx context.Context, q querier, id int64) (*latchkey.User, error) 
 
 // UserByName finds a user by directory and username, case-insensitively.
 func (s *Store) UserByName(ctx context.Context, directory, username string) (*latchkey.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	users, err := queryUsers(ctx, s.read, userSelect+` WHERE u.dir_key = $1 AND u.user_key = $2 ORDER BY ur.role`,
 		latchkey.NameKey(directory), latchkey.NameKey(username))
 	if err != nil {
@@ -105,6 +111,8 @@ func (s *Store) UserByName(ctx context.Context, directory, username string) (*la
 
 // UserByEmail finds the one user with the email, case-insensitively.
 func (s *Store) UserByEmail(ctx context.Context, email string) (*latchkey.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if email == "" {
 		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "No user has an empty email.")
 	}
@@ -125,6 +133,8 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*latchkey.User, 
 
 // Users lists users by directory and username.
 func (s *Store) Users(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var c conds
 	if f.Directory != "" {
 		c.add("dir_key = " + c.arg(latchkey.NameKey(f.Directory)))
@@ -141,6 +151,8 @@ func (s *Store) Users(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.U
 
 // UpdateUser changes the fields of upd that are not nil and emits ChangeUser.
 func (s *Store) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate) (*latchkey.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var out *latchkey.User
 	err := s.tx(ctx, "update user", func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		u, err := userByID(ctx, tx, id)
@@ -192,6 +204,8 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdat
 // Directories lists the directories that hold at least one user, in the
 // spelling of their first user.
 func (s *Store) Directories(ctx context.Context) ([]string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.read.QueryContext(ctx, `SELECT d.directory FROM users d
 		JOIN (SELECT MIN(id) AS id FROM users GROUP BY dir_key) f ON f.id = d.id ORDER BY d.dir_key`)
 	if err != nil {

@@ -68,15 +68,17 @@ func (a *app) loadConfig(listen string) (*config.Config, error) {
 	})
 }
 
-// openStore opens the configured store and applies its migrations.
+// openStore opens the configured store and applies its migrations. Every
+// call to it, and connecting, is bounded by store.timeout.
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (latchkey.Store, error) {
+	timeout := cfg.Store.Timeout.D()
 	if cfg.Store.Driver == "postgres" {
-		return postgres.Open(ctx, cfg.Store.DSN, log)
+		return postgres.Open(ctx, cfg.Store.DSN, postgres.Options{Logger: log, Timeout: timeout})
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "latchkey.db"), log)
+	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "latchkey.db"), sqlite.Options{Logger: log, Timeout: timeout})
 }
 
 // withStore runs fn with the store that the flags name, and closes it.

@@ -255,7 +255,7 @@ func TestAPIKeyRules(t *testing.T) {
 	}
 
 	// An expired key, written to the store as another process would.
-	st, err := sqlite.Open(context.Background(), filepath.Join(s.dir, "latchkey.db"), slog.New(slog.DiscardHandler))
+	st, err := sqlite.Open(context.Background(), filepath.Join(s.dir, "latchkey.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

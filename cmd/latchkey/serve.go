@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,16 +49,22 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	// The whole stop shares one deadline: draining requests, writing
+	// last-use times, stopping key rotation, closing the store.
+	stop := newStopClock(ctx, cfg.Server.ShutdownTimeout.D())
+	defer stop.release()
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	var closing []closer // closed in reverse order, within the stop's deadline
 	defer func() {
-		if err := st.Close(); err != nil {
-			log.Error("closing the store", "err", err)
+		for i := len(closing) - 1; i >= 0; i-- {
+			stop.close(log, closing[i])
 		}
 		log.Info("stopped")
 	}()
+	closing = append(closing, closer{"the store", st.Close})
 	if err := a.bootstrapAdmin(ctx, st, cfg.Admin); err != nil {
 		return err
 	}
@@ -65,17 +72,19 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	defer creds.Close() // before the store closes: it writes pending last-use times
+	// Before the store closes: it writes pending last-use times.
+	closing = append(closing, closer{"the credential service", func() error { return creds.Shutdown(stop.begin()) }})
 	verifiers, closeVerifiers, err := buildVerifiers(ctx, cfg, a.getenv, log)
 	if err != nil {
 		return err
 	}
-	defer closeVerifiers()
+	closing = append(closing, closer{"the JWT verifiers", func() error { closeVerifiers(); return nil }})
 	issuer, closeIssuer, err := buildIssuer(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
-	defer closeIssuer() // before the store closes: it rotates keys in the background
+	// Before the store closes: it rotates keys in the background.
+	closing = append(closing, closer{"the JWT issuer", func() error { closeIssuer(); return nil }})
 	gw, err := gateway.New(cfg, gateway.Deps{Store: st, Creds: creds, Log: log, Verifiers: verifiers, Issuer: issuer})
 	if err != nil {
 		return err
@@ -84,7 +93,64 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	go purgeLoop(ctx, st, log)
-	return gw.Serve(ctx)
+	return gw.Serve(ctx, stop.begin)
+}
+
+// stopClock is the one deadline of a node's stop: server.shutdown_timeout
+// from when the serving context ends, or from when begin is first called
+// (the gateway begins draining because a listener failed, or starting
+// failed), whichever comes first.
+type stopClock struct {
+	parent  context.Context
+	timeout time.Duration
+	unwatch func() bool
+
+	once   sync.Once
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newStopClock(ctx context.Context, timeout time.Duration) *stopClock {
+	c := &stopClock{parent: context.WithoutCancel(ctx), timeout: timeout}
+	c.unwatch = context.AfterFunc(ctx, func() { c.begin() })
+	return c
+}
+
+// begin starts the clock, unless it runs already, and returns the context
+// that ends when it runs out.
+func (c *stopClock) begin() context.Context {
+	c.once.Do(func() { c.ctx, c.cancel = context.WithTimeout(c.parent, c.timeout) })
+	return c.ctx
+}
+
+// release frees the clock's timer once the stop is over.
+func (c *stopClock) release() {
+	c.unwatch()
+	c.begin()
+	c.cancel()
+}
+
+// closer is something serve closes as it stops.
+type closer struct {
+	what  string
+	close func() error
+}
+
+// close runs cl and waits for it until the clock runs out. What has not
+// finished by then is left to finish, or not, as the process exits: the
+// stop takes shutdown_timeout at most, whatever the database does.
+func (c *stopClock) close(log *slog.Logger, cl closer) {
+	ctx := c.begin()
+	done := make(chan error, 1)
+	go func() { done <- cl.close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Error("closing "+cl.what, "err", err)
+		}
+	case <-ctx.Done():
+		log.Warn("the shutdown timeout ran out; not waiting for "+cl.what+" to close", "timeout", c.timeout.String())
+	}
 }
 
 // Housekeeping: what can never be used again is deleted once it is older
