@@ -66,7 +66,7 @@ func TestFeedBackSoonAfterRestart(t *testing.T) {
 	for try := range tries {
 		proxy.Refuse(true)
 		proxy.Cut()
-		time.Sleep(down) // the scenario: the database is down this long
+		time.Sleep(down)   // the scenario: the database is down this long
 		for len(got) > 0 { // what came before the restart
 			<-got
 		}

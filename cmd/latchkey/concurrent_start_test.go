@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -68,8 +70,9 @@ func TestConcurrentStart(t *testing.T) {
 			t.Parallel() // PostgreSQL's trials mostly wait for goose's lock, retried each second
 			for trial := range trials {
 				var flags func() []string
+				var dir string
 				if backend == "sqlite" {
-					dir := t.TempDir()
+					dir = t.TempDir()
 					flags = func() []string { return []string{"--data-dir", dir} }
 				} else {
 					dsn := storetest.PostgresDSN(t)
@@ -79,6 +82,12 @@ func TestConcurrentStart(t *testing.T) {
 					mustCLI(t, "", append([]string{"role", "list"}, flags()...)...)
 				}
 				concurrentStart(t, trial, nodes, flags)
+				if dir != "" { // the next start must be able to read what the three wrote
+					tlsDir := filepath.Join(dir, "tls")
+					if _, err := tls.LoadX509KeyPair(filepath.Join(tlsDir, "server.pem"), filepath.Join(tlsDir, "server_key.pem")); err != nil {
+						t.Errorf("trial %d: the development certificate left behind: %v", trial, err)
+					}
+				}
 			}
 		})
 	}
