@@ -104,43 +104,66 @@ func TestFeedBackSoonAfterRestart(t *testing.T) {
 	}
 }
 
-// TestFeedNoticesSilentConnection freezes the proxy (nothing forwarded,
-// nothing closed, as a network gone silent): the listener must notice on
-// its own that its connection no longer answers, and once the proxy
-// forwards again it must reconnect and deliver a resync, since what was
-// sent meanwhile may be lost.
-func TestFeedNoticesSilentConnection(t *testing.T) {
-	oldHealth, oldPing := healthInterval, pingTimeout
-	healthInterval, pingTimeout = 100*time.Millisecond, 200*time.Millisecond
-	t.Cleanup(func() { healthInterval, pingTimeout = oldHealth, oldPing })
-	dsn := storetest.PostgresDSN(t)
-	proxy, proxied := throughProxy(t, dsn)
-	log, l := newLogs(t)
-	warned := make(chan string, 16)
-	l.notify = warned
-	a, err := Open(t.Context(), proxied, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	got := listenTo(t, a)
-	pid := a.listenerPID()
+// TestFeedNoticesLostConnection freezes the proxy (nothing forwarded,
+// nothing closed, as a network gone silent), and in one case then cuts
+// every connection while still frozen (as a database killed while its
+// processes were stopped). The listener must notice on its own, while the
+// proxy is frozen: a silent connection by its ping, a cut one at once. Once
+// the proxy forwards again the listener must be back, with a resync, within
+// a second.
+func TestFeedNoticesLostConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name                        string
+		healthInterval, pingTimeout time.Duration
+		cut                         bool
+		noticeWithin                time.Duration
+	}{
+		{"silent", 100 * time.Millisecond, 200 * time.Millisecond, false, 2 * time.Second},
+		{"frozen then cut", healthInterval, pingTimeout, true, healthInterval / 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			oldHealth, oldPing := healthInterval, pingTimeout
+			healthInterval, pingTimeout = tc.healthInterval, tc.pingTimeout
+			t.Cleanup(func() { healthInterval, pingTimeout = oldHealth, oldPing })
+			dsn := storetest.PostgresDSN(t)
+			proxy, proxied := throughProxy(t, dsn)
+			log, l := newLogs(t)
+			warned := make(chan string, 16)
+			l.notify = warned
+			a, err := Open(t.Context(), proxied, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Close() })
+			got := listenTo(t, a)
+			pid := a.listenerPID()
 
-	proxy.Freeze()
-	frozen := time.Now()
-	select {
-	case msg := <-warned:
-		if msg != "lost the change feed connection; reconnecting" {
-			t.Fatalf("warned %q, want the lost connection", msg)
-		}
-		t.Logf("noticed the silent connection after %v", time.Since(frozen))
-	case <-time.After(healthInterval + pingTimeout + 2*time.Second):
-		t.Fatal("the listener did not notice its silent connection")
-	}
-	proxy.Thaw()
-	waitFor(t, got, latchkey.Change{Kind: latchkey.ChangeResync}, 5*time.Second)
-	if a.listenerPID() == pid {
-		t.Fatalf("the listener still uses backend %d", pid)
+			proxy.Freeze()
+			if tc.cut {
+				proxy.Cut()
+			}
+			frozen := time.Now()
+			select {
+			case msg := <-warned:
+				if msg != "lost the change feed connection; reconnecting" {
+					t.Fatalf("warned %q, want the lost connection", msg)
+				}
+				t.Logf("noticed after %v", time.Since(frozen))
+			case <-time.After(tc.noticeWithin):
+				t.Fatalf("the listener did not notice within %v", tc.noticeWithin)
+			}
+			proxy.Thaw()
+			thawed := time.Now()
+			waitFor(t, got, latchkey.Change{Kind: latchkey.ChangeResync}, 5*time.Second)
+			if d := time.Since(thawed); d > time.Second {
+				t.Errorf("resync %v after the thaw, want at most 1s", d)
+			} else {
+				t.Logf("resync %v after the thaw", d)
+			}
+			if a.listenerPID() == pid {
+				t.Fatalf("the listener still uses backend %d", pid)
+			}
+		})
 	}
 }
 
