@@ -30,8 +30,26 @@ const SelfSignedLifetime = 397 * 24 * time.Hour
 // server_key.pem in dir, generating a new self-signed one for localhost,
 // 127.0.0.1 and ::1 (plus hosts) when the files are missing or expired. It
 // reports whether it generated one.
+//
+// Processes that share dir and start together (nodes on one SQLite data
+// directory) take turns through a lock file, so that one of them writes the
+// pair and the others read it: two writing at once could leave the key of
+// one next to the certificate of the other.
 func EnsureSelfSigned(dir string, hosts ...string) (tls.Certificate, bool, error) {
 	certFile, keyFile := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server_key.pem")
+	if cert, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && time.Now().Before(cert.Leaf.NotAfter) {
+		return cert, false, nil
+	}
+	// Missing, expired, or caught between another process's two writes:
+	// look again under the lock.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return tls.Certificate{}, false, err
+	}
+	unlock, err := lockFile(filepath.Join(dir, ".server.lock"))
+	if err != nil {
+		return tls.Certificate{}, false, err
+	}
+	defer unlock()
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err == nil && time.Now().Before(cert.Leaf.NotAfter) {
 		return cert, false, nil
@@ -43,9 +61,6 @@ func EnsureSelfSigned(dir string, hosts ...string) (tls.Certificate, bool, error
 	if err != nil {
 		return tls.Certificate{}, false, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return tls.Certificate{}, false, err
-	}
 	if err := WriteFile(keyFile, keyPEM, 0o600); err != nil {
 		return tls.Certificate{}, false, err
 	}
@@ -54,6 +69,38 @@ func EnsureSelfSigned(dir string, hosts ...string) (tls.Certificate, bool, error
 	}
 	cert, err = tls.X509KeyPair(certPEM, keyPEM)
 	return cert, true, err
+}
+
+// Waiting for a lock file: a holder writes two small files, so one older than
+// staleLock was left by a process that died holding it.
+const (
+	lockWait  = 30 * time.Second
+	lockPoll  = 10 * time.Millisecond
+	staleLock = 10 * time.Second
+)
+
+// lockFile takes the lock of name by creating it exclusively, which every
+// platform supports; unlock removes it.
+func lockFile(name string) (unlock func(), err error) {
+	deadline := time.Now().Add(lockWait)
+	for {
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			f.Close()
+			return func() { _ = os.Remove(name) }, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
+		if fi, err := os.Stat(name); err == nil && time.Since(fi.ModTime()) > staleLock {
+			_ = os.Remove(name)
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s has been locked for over %v (remove it if no latchkey is starting)", name, lockWait)
+		}
+		time.Sleep(lockPoll) // a lock file cannot be waited on; its holder is done within milliseconds
+	}
 }
 
 // SelfSigned returns a new ECDSA P-256 certificate and key, PEM-encoded,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,16 +14,35 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
-// Reconnection backoff of the listener.
+// How the listener reconnects. While its connection is down the node hears
+// no change, yet its pool writes and reads again as soon as the database
+// accepts connections; every moment the feed stays down after that, the node
+// may answer from a cache that a change has made stale. So the listener
+// retries at a short interval that stops growing at retryMax (with jitter, so
+// that nodes do not knock in step) instead of backing off to seconds: it is
+// back within about retryMax of the database accepting connections, and
+// delivers ChangeResync then. While the database is down this costs each
+// node one failed connection attempt per interval, which a database that
+// refuses or is starting up answers at once. An attempt that gets no answer
+// gives up after connectTimeout and the next one starts.
 const (
-	minBackoff = 100 * time.Millisecond
-	maxBackoff = 5 * time.Second
+	retryMin       = 50 * time.Millisecond
+	retryMax       = 250 * time.Millisecond
+	connectTimeout = 3 * time.Second
 )
 
-// healthInterval is how long the listener waits quietly before it pings its
-// connection, so that a connection that died without a word is noticed. A
-// variable for tests.
-var healthInterval = 30 * time.Second
+// A connection that dies without a word (a host or network that goes silent
+// rather than closing it) delivers nothing, and nothing tells the listener.
+// So the listener pings its connection after healthInterval without a
+// notification and drops the connection when the answer takes longer than
+// pingTimeout: such a connection is noticed within their sum, and the
+// reconnect's ChangeResync then covers the changes it missed. A connection
+// that is closed, as when the database restarts or its connections are cut
+// (frozen first or not), fails at once. Variables for tests.
+var (
+	healthInterval = 2 * time.Second
+	pingTimeout    = 2 * time.Second
+)
 
 // notification is the payload of a change notification.
 type notification struct {
@@ -59,8 +79,9 @@ func (db *DB) connectListener(ctx context.Context) (*pgx.Conn, error) {
 }
 
 // listen delivers the notifications of other nodes until ctx ends. When the
-// connection fails it reconnects with backoff and then delivers ChangeResync,
-// since notifications sent meanwhile are lost.
+// connection fails it reconnects and then delivers ChangeResync, after every
+// reconnect, since notifications sent meanwhile are lost: subscribers drop
+// everything they cached before the gap.
 func (db *DB) listen(ctx context.Context, conn *pgx.Conn) {
 	defer close(db.done)
 	for {
@@ -86,7 +107,7 @@ func (db *DB) receive(ctx context.Context, conn *pgx.Conn) error {
 		cancel()
 		if err != nil && ctx.Err() == nil && pgconn.Timeout(err) {
 			// Quiet for a while: a timeout leaves the connection usable.
-			pingCtx, cancel := context.WithTimeout(ctx, pingTimeout(db.timeout))
+			pingCtx, cancel := context.WithTimeout(ctx, pingLimit(db.timeout))
 			err = conn.Ping(pingCtx)
 			cancel()
 			if err == nil {
@@ -108,19 +129,21 @@ func (db *DB) receive(ctx context.Context, conn *pgx.Conn) error {
 	}
 }
 
-// reconnect connects the listener again, waiting longer after each failure;
-// nil when ctx ends first.
+// reconnect connects the listener again, retrying as the constants above
+// say; nil when ctx ends first.
 func (db *DB) reconnect(ctx context.Context) *pgx.Conn {
-	wait := minBackoff
+	wait := retryMin
 	for attempt := 1; ; attempt++ {
-		t := time.NewTimer(wait)
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
 		case <-t.C:
 		}
-		conn, err := db.connectListener(ctx)
+		connCtx, cancel := context.WithTimeout(ctx, connectTimeout)
+		conn, err := db.connectListener(connCtx)
+		cancel()
 		if err == nil {
 			return conn
 		}
@@ -132,17 +155,17 @@ func (db *DB) reconnect(ctx context.Context) *pgx.Conn {
 			level = slog.LevelWarn
 		}
 		db.log.Log(ctx, level, "cannot connect the change feed", "store", "postgres", "attempt", attempt, "err", err)
-		wait = min(2*wait, maxBackoff)
+		wait = min(2*wait, retryMax)
 	}
 }
 
-// pingTimeout is how long the listener's health ping may take: the store's
-// timeout, or 5 seconds without one.
-func pingTimeout(timeout time.Duration) time.Duration {
-	if timeout > 0 {
+// pingLimit is how long the listener's health ping may take: pingTimeout,
+// or the store's timeout when that is shorter.
+func pingLimit(timeout time.Duration) time.Duration {
+	if timeout > 0 && timeout < pingTimeout {
 		return timeout
 	}
-	return 5 * time.Second
+	return pingTimeout
 }
 
 // closeConn closes a listener connection without waiting long.

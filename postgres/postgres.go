@@ -166,7 +166,9 @@ func (db *DB) Close() error {
 
 // migrate applies the embedded migrations that the schema lacks, each in a
 // transaction, holding an advisory lock of the schema so that nodes starting
-// together take turns. goose keeps its version table in the schema too.
+// together take turns: goose takes the lock on one connection before it
+// looks at its version table (which it keeps in the schema too) and runs
+// every migration on that connection.
 func migrate(ctx context.Context, db *sql.DB, schema string, logger *slog.Logger) error {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
@@ -174,13 +176,9 @@ func migrate(ctx context.Context, db *sql.DB, schema string, logger *slog.Logger
 	}
 	h := fnv.New64a()
 	h.Write([]byte("latchkey migrations " + schema))
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
-	if err != nil {
-		return latchkey.Wrap(err, latchkey.EINTERNAL, "An internal error occurred.")
-	}
 	// The provider is not closed: Close would close db.
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
-		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+		goose.WithSessionLocker(advisoryLocker{id: int64(h.Sum64())}), goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return latchkey.Wrap(err, latchkey.EINTERNAL, "Cannot read the PostgreSQL migrations.")
 	}
@@ -193,6 +191,31 @@ func migrate(ctx context.Context, db *sql.DB, schema string, logger *slog.Logger
 			"version", r.Source.Version, "duration", r.Duration)
 	}
 	return nil
+}
+
+// migrationLockWait bounds the wait for another node's migration.
+const migrationLockWait = 5 * time.Minute
+
+// advisoryLocker is a goose session locker that waits in pg_advisory_lock,
+// so that a node gets the lock as soon as the node migrating lets it go;
+// goose's own PostgreSQL locker polls pg_try_advisory_lock once a second,
+// which made nodes started together wait one to two seconds each for
+// nothing. The lock is the session's: it goes with the connection, also when
+// a node dies while migrating.
+type advisoryLocker struct{ id int64 }
+
+var _ lock.SessionLocker = advisoryLocker{}
+
+func (l advisoryLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	ctx, cancel := context.WithTimeout(ctx, migrationLockWait)
+	defer cancel()
+	_, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, l.id)
+	return err
+}
+
+func (l advisoryLocker) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, l.id)
+	return err
 }
 
 // channelName is the notification channel of a schema; PostgreSQL

@@ -23,12 +23,19 @@ type logs struct {
 	slog.Handler
 	mu     sync.Mutex
 	warned []string
+	notify chan<- string // if set, also gets each warning's message, when it has room
 }
 
 func (l *logs) Handle(ctx context.Context, r slog.Record) error {
 	if r.Level >= slog.LevelWarn {
 		l.mu.Lock()
 		l.warned = append(l.warned, r.Message)
+		if l.notify != nil {
+			select {
+			case l.notify <- r.Message:
+			default:
+			}
+		}
 		l.mu.Unlock()
 	}
 	return l.Handler.Handle(ctx, r)

@@ -97,9 +97,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		return nil, latchkey.Errorf(latchkey.EINVALID, "The SQLite database must be a file path without '?' or '#'.")
 	}
+	unlock, err := lockOpen(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	db := &DB{feed: new(sqlstore.Feed), node: newNodeID(), log: logger,
 		timeout: opts.Timeout, done: make(chan struct{})}
-	var err error
 	if db.write, err = openPool(ctx, path, opts.Timeout, "&_txlock=immediate", 1); err != nil {
 		return nil, err
 	}
@@ -161,7 +165,9 @@ func openPool(ctx context.Context, path string, timeout time.Duration, extra str
 }
 
 // migrate applies the embedded migrations that the database lacks, each in a
-// transaction. There are no down migrations.
+// transaction. There are no down migrations. goose has no SQLite locker:
+// Open holds lockOpen's lock around it, so that processes that open a new
+// file together do not both apply a migration.
 func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {

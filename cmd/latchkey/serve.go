@@ -193,6 +193,10 @@ func newLogger(w interface{ Write([]byte) (int, error) }, c config.Log) (*slog.L
 // bootstrapAdmin creates the first administrator when the store has no user
 // at all. Its password comes from LATCHKEY_ADMIN_PASSWORD or is random, and is
 // printed once on stderr, never logged.
+//
+// Nodes started together may all find no user: the store's unique name then
+// lets exactly one CreateUser succeed, and the others, refused with
+// ECONFLICT, start normally and print nothing.
 func (a *app) bootstrapAdmin(ctx context.Context, st latchkey.Store, c config.Admin) error {
 	users, err := st.Users(ctx, latchkey.UserFilter{Limit: 1})
 	if err != nil || len(users) > 0 {
@@ -210,7 +214,9 @@ func (a *app) bootstrapAdmin(ctx context.Context, st latchkey.Store, c config.Ad
 	}
 	u := &latchkey.User{Directory: c.Directory, Username: c.Username, DisplayName: "Administrator",
 		PasswordHash: hash, Roles: []string{latchkey.RoleAdmin}}
-	if err := st.CreateUser(ctx, u); err != nil {
+	if err := st.CreateUser(ctx, u); latchkey.ErrorCode(err) == latchkey.ECONFLICT {
+		return nil // another node created it a moment ago
+	} else if err != nil {
 		return err
 	}
 	audit(ctx, st, latchkey.AuditUserCreate, u.QualifiedName(), "first administrator")

@@ -1,0 +1,184 @@
+package postgres
+
+import (
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/faultproxy"
+	"github.com/latchkey/latchkey/storetest"
+)
+
+// throughProxy starts a fault proxy in front of dsn's server and returns it
+// with dsn pointed at it.
+func throughProxy(t *testing.T, dsn string) (*faultproxy.Proxy, string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" {
+		t.Fatalf("%s must be a postgres:// URL with a host for this test: %v", storetest.PostgresEnv, err)
+	}
+	p, err := faultproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	u.Host = p.Addr()
+	return p, u.String()
+}
+
+// heard is what a store's subscriber heard, with when.
+type heard struct {
+	change latchkey.Change
+	at     time.Time
+}
+
+// listenTo subscribes to db and returns a channel of what it hears.
+func listenTo(t *testing.T, db *DB) <-chan heard {
+	ch := make(chan heard, 1024)
+	unsubscribe := db.Subscribe(func(c latchkey.Change) {
+		select {
+		case ch <- heard{c, time.Now()}:
+		default:
+			t.Errorf("the test's subscriber fell behind; dropped %+v", c)
+		}
+	})
+	t.Cleanup(unsubscribe)
+	return ch
+}
+
+// TestFeedBackSoonAfterRestart reaches PostgreSQL through a proxy that
+// plays a restart: every connection cut, new ones refused for some seconds
+// (long enough for a growing backoff to have grown), then accepted again.
+// Right then another node makes a change; the node behind the proxy must
+// hear of it, as the change itself or as the reconnect's resync, within a
+// second of the database accepting connections again.
+func TestFeedBackSoonAfterRestart(t *testing.T) {
+	const tries, down, within = 4, 4 * time.Second, time.Second
+	ctx := t.Context()
+	dsn := storetest.PostgresDSN(t)
+	proxy, proxied := throughProxy(t, dsn)
+	a, b := openDSN(t, proxied), openDSN(t, dsn)
+	got := listenTo(t, a)
+	u := newUser(t, b, "goran")
+	var latencies []time.Duration
+	for try := range tries {
+		proxy.Refuse(true)
+		proxy.Cut()
+		time.Sleep(down)   // the scenario: the database is down this long
+		for len(got) > 0 { // what came before the restart
+			<-got
+		}
+		proxy.Refuse(false)
+		back := time.Now()
+		if _, err := b.EndUserSessions(ctx, u.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		ended := latchkey.Change{Kind: latchkey.ChangeUserSession, UserID: u.ID}
+		deadline := time.After(10 * time.Second)
+		var first time.Duration
+		for first == 0 {
+			select {
+			case h := <-got:
+				if h.change.Kind == latchkey.ChangeResync || h.change == ended {
+					first = h.at.Sub(back)
+				}
+			case <-deadline:
+				t.Fatalf("try %d: a heard nothing within 10s of the database coming back", try)
+			}
+		}
+		latencies = append(latencies, first)
+		// The feed works again: a's own pool and b's next change both reach it.
+		if err := a.Ping(ctx); err != nil {
+			t.Fatalf("try %d: %v", try, err)
+		}
+		if _, err := b.EndUserSessions(ctx, u.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, got, ended, 5*time.Second)
+	}
+	t.Logf("heard within %v of the database coming back (%d tries after %v down each)", latencies, tries, down)
+	if worst := slices.Max(latencies); worst > within {
+		t.Fatalf("the slowest try heard after %v, want at most %v", worst, within)
+	}
+}
+
+// TestFeedNoticesLostConnection freezes the proxy (nothing forwarded,
+// nothing closed, as a network gone silent), and in one case then cuts
+// every connection while still frozen (as a database killed while its
+// processes were stopped). The listener must notice on its own, while the
+// proxy is frozen: a silent connection by its ping, a cut one at once. Once
+// the proxy forwards again the listener must be back, with a resync, within
+// a second.
+func TestFeedNoticesLostConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name                        string
+		healthInterval, pingTimeout time.Duration
+		cut                         bool
+		noticeWithin                time.Duration
+	}{
+		{"silent", 100 * time.Millisecond, 200 * time.Millisecond, false, 2 * time.Second},
+		{"frozen then cut", healthInterval, pingTimeout, true, healthInterval / 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			oldHealth, oldPing := healthInterval, pingTimeout
+			healthInterval, pingTimeout = tc.healthInterval, tc.pingTimeout
+			t.Cleanup(func() { healthInterval, pingTimeout = oldHealth, oldPing })
+			dsn := storetest.PostgresDSN(t)
+			proxy, proxied := throughProxy(t, dsn)
+			log, l := newLogs(t)
+			warned := make(chan string, 16)
+			l.notify = warned
+			a, err := Open(t.Context(), proxied, Options{Logger: log, Timeout: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Close() })
+			got := listenTo(t, a)
+			pid := a.listenerPID()
+
+			proxy.Freeze()
+			if tc.cut {
+				proxy.Cut()
+			}
+			frozen := time.Now()
+			select {
+			case msg := <-warned:
+				if msg != "lost the change feed connection; reconnecting" {
+					t.Fatalf("warned %q, want the lost connection", msg)
+				}
+				t.Logf("noticed after %v", time.Since(frozen))
+			case <-time.After(tc.noticeWithin):
+				t.Fatalf("the listener did not notice within %v", tc.noticeWithin)
+			}
+			proxy.Thaw()
+			thawed := time.Now()
+			waitFor(t, got, latchkey.Change{Kind: latchkey.ChangeResync}, 5*time.Second)
+			if d := time.Since(thawed); d > time.Second {
+				t.Errorf("resync %v after the thaw, want at most 1s", d)
+			} else {
+				t.Logf("resync %v after the thaw", d)
+			}
+			if a.listenerPID() == pid {
+				t.Fatalf("the listener still uses backend %d", pid)
+			}
+		})
+	}
+}
+
+// waitFor reads ch until want comes, for at most d.
+func waitFor(t *testing.T, ch <-chan heard, want latchkey.Change, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case h := <-ch:
+			if h.change == want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("did not hear %+v within %v", want, d)
+		}
+	}
+}
