@@ -2,14 +2,12 @@ package postgres
 
 import (
 	"context"
-	"net/url"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/faultproxy"
 	"github.com/latchkey/latchkey/storetest"
 )
 
@@ -125,19 +123,9 @@ func storeCalls() []struct {
 func TestFrozenEveryCall(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	const bound = timeout + timeout/5
-	dsn := storetest.PostgresDSN(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := faultproxy.Start(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.Close() })
-	u.Host = proxy.Addr()
+	proxy, proxied := storetest.PostgresThroughProxy(t, storetest.PostgresDSN(t))
 	log, _ := newLogs(t)
-	db, err := Open(t.Context(), u.String(), Options{Logger: log, Timeout: timeout})
+	db, err := Open(t.Context(), proxied, Options{Logger: log, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,32 +1,13 @@
 package postgres
 
 import (
-	"net/url"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/faultproxy"
 	"github.com/latchkey/latchkey/storetest"
 )
-
-// throughProxy starts a fault proxy in front of dsn's server and returns it
-// with dsn pointed at it.
-func throughProxy(t *testing.T, dsn string) (*faultproxy.Proxy, string) {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil || u.Host == "" {
-		t.Fatalf("%s must be a postgres:// URL with a host for this test: %v", storetest.PostgresEnv, err)
-	}
-	p, err := faultproxy.Start(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	u.Host = p.Addr()
-	return p, u.String()
-}
 
 // heard is what a store's subscriber heard, with when.
 type heard struct {
@@ -58,7 +39,7 @@ func TestFeedBackSoonAfterRestart(t *testing.T) {
 	const tries, down, within = 4, 4 * time.Second, time.Second
 	ctx := t.Context()
 	dsn := storetest.PostgresDSN(t)
-	proxy, proxied := throughProxy(t, dsn)
+	proxy, proxied := storetest.PostgresThroughProxy(t, dsn)
 	a, b := openDSN(t, proxied), openDSN(t, dsn)
 	got := listenTo(t, a)
 	u := newUser(t, b, "goran")
@@ -126,7 +107,7 @@ func TestFeedNoticesLostConnection(t *testing.T) {
 			healthInterval, pingTimeout = tc.healthInterval, tc.pingTimeout
 			t.Cleanup(func() { healthInterval, pingTimeout = oldHealth, oldPing })
 			dsn := storetest.PostgresDSN(t)
-			proxy, proxied := throughProxy(t, dsn)
+			proxy, proxied := storetest.PostgresThroughProxy(t, dsn)
 			log, l := newLogs(t)
 			warned := make(chan string, 16)
 			l.notify = warned

@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/latchkey/latchkey/faultproxy"
+
 	"github.com/latchkey/latchkey/testenv"
 )
 
@@ -66,4 +68,23 @@ func WithSearchPath(t testing.TB, dsn, schema string) string {
 		return u.String()
 	}
 	return dsn + " search_path=" + schema
+}
+
+// PostgresThroughProxy starts a fault proxy in front of the server of dsn (a
+// postgres:// URL) and returns it with dsn rewritten to go through it, so
+// that a test can freeze, cut or refuse the store's network. The proxy
+// closes when the test ends.
+func PostgresThroughProxy(t testing.TB, dsn string) (*faultproxy.Proxy, string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" {
+		t.Fatalf("%s must be a postgres:// URL with a host for this test: %v", PostgresEnv, err)
+	}
+	p, err := faultproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	u.Host = p.Addr()
+	return p, u.String()
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,17 +42,8 @@ type frozenCluster struct {
 func newFrozenCluster(t *testing.T, shutdown time.Duration) *frozenCluster {
 	t.Helper()
 	dsn := storetest.PostgresDSN(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := faultproxy.Start(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.Close() })
-	u.Host = proxy.Addr()
-	c := &frozenCluster{t: t, proxy: proxy, dsn: dsn, dsnA: u.String(), origin: "test.example",
+	proxy, dsnA := storetest.PostgresThroughProxy(t, dsn)
+	c := &frozenCluster{t: t, proxy: proxy, dsn: dsn, dsnA: dsnA, origin: "test.example",
 		passwords: map[string]string{}, keys: map[string]struct{ ID, Key string }{}}
 	c.config = filepath.Join(t.TempDir(), "latchkey.yaml")
 	yaml := "store:\n  timeout: " + frozenTimeout.String() + "\n" +
