@@ -65,9 +65,6 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 		log.Info("stopped")
 	}()
 	closing = append(closing, closer{"the store", st.Close})
-	if err := a.bootstrapAdmin(ctx, st, cfg.Admin); err != nil {
-		return err
-	}
 	creds, err := a.newCredentials(ctx, cfg, st, log, nil)
 	if err != nil {
 		return err
@@ -90,6 +87,12 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	if err := gw.Listen(); err != nil {
+		return err
+	}
+	// Only once the listeners are bound: a start that cannot listen (a busy
+	// port) must not create the administrator and print its one-time
+	// password, which the next start would not print again.
+	if err := a.bootstrapAdmin(ctx, st, cfg.Admin); err != nil {
 		return err
 	}
 	go purgeLoop(ctx, st, log)

@@ -212,3 +212,29 @@ func TestKill9KeepsCommittedState(t *testing.T) {
 		t.Errorf("SIGTERM: exit %v\n%s", err, logs.String())
 	}
 }
+
+// TestServeBusyPortKeepsTheAdminPassword: a first start that cannot bind its
+// listener exits before it creates the administrator, so the one-time
+// password is printed by the start that works, not lost with the one that
+// failed.
+func TestServeBusyPortKeepsTheAdminPassword(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	var out syncBuffer
+	code := run(t.Context(), []string{"serve", "--data-dir", dir, "--listen", busy.Addr().String()},
+		strings.NewReader(""), &out, &out, func(string) string { return "" })
+	if code == 0 {
+		t.Fatalf("serve on a busy port exited 0:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "administrator") || strings.Contains(out.String(), "password") {
+		t.Fatalf("the failed start spoke of the administrator:\n%s", out.String())
+	}
+	_, logs, _ := startServe(t, nil, "--data-dir", dir)
+	if s := logs.String(); !strings.Contains(s, `created the first administrator LOCAL\admin`) || !strings.Contains(s, "shown only this once") {
+		t.Errorf("the next start did not create and announce the administrator:\n%s", s)
+	}
+}
