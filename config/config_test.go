@@ -176,6 +176,17 @@ func TestErrors(t *testing.T) {
 		}},
 		{"testdata/store_bad_driver.yaml", opts(), []wantErr{{"", 2, "store.driver", `"mysql" is not a store driver`}}},
 		{"testdata/store_timeout.yaml", opts(), []wantErr{{"", 3, "store.timeout", "5ms is out of range; use 10ms to 1m"}}},
+		{"testdata/forward_auth_clash.yaml", opts(), []wantErr{
+			{"", 2, "server.forward_auth_path", `"/api" would take the requests of login.path`},
+			{"", 2, "server.forward_auth_path", `would take the requests of login.logout_path`},
+			{"", 2, "server.forward_auth_path", `would take the requests of login.api_key_path`},
+			{"", 2, "server.forward_auth_path", `would take the requests of routes[0] (prefix /api/v1/)`}}},
+		{"testdata/forward_auth_fixed.yaml", opts(), []wantErr{
+			{"", 2, "server.forward_auth_path", `"/metrics" would take the requests of latchkey's own /metrics`}}},
+		{"testdata/forward_auth_under_keys.yaml", opts(), []wantErr{
+			{"", 2, "server.forward_auth_path", `lies below login.api_key_path (/api/v1/api_keys)`}}},
+		{"testdata/forward_auth_unclean.yaml", opts(), []wantErr{
+			{"", 2, "server.forward_auth_path", `must be a clean absolute path`}}},
 		{"testdata/store_postgres_no_dsn.yaml", opts(), []wantErr{{"", 1, "store.dsn", "is required for driver postgres"}}},
 		{"testdata/store_sqlite_dsn.yaml", opts(), []wantErr{{"", 3, "store.dsn", "is only for driver postgres"}}},
 		{"testdata/store_secret_typo.yaml", opts(), []wantErr{

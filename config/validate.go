@@ -45,7 +45,56 @@ func (c *Config) Validate(authMethods []string) error {
 		v.routeJWT(p, r, c.JWT.Verifiers)
 		v.routeScope(p, r, c.Listeners)
 	}
+	v.forwardAuth(c)
 	return errors.Join(v.errs...)
+}
+
+// FixedPaths are the endpoints latchkey serves at paths of its own, whatever
+// the configuration says: health, readiness, metrics and the JWKS of its own
+// tokens.
+var FixedPaths = []string{"/healthz", "/readyz", "/metrics", "/.well-known/jwks.json"}
+
+// forwardAuth checks server.forward_auth_path. The gateway answers it, and
+// every path below it (Envoy appends the original path), before any route or
+// other endpoint, so no route or endpoint may lie at or below it, nor may it
+// lie below the API key endpoints' prefix.
+func (v *validator) forwardAuth(c *Config) {
+	fa := c.Server.ForwardAuthPath
+	if fa == "-" || fa == "" {
+		return
+	}
+	const key = "server.forward_auth_path"
+	if !strings.HasPrefix(fa, "/") || path.Clean(fa) != fa || fa == "/" {
+		v.add(key, "%q must be a clean absolute path other than /, such as /auth/verify, or - for none", fa)
+		return
+	}
+	within := func(p, base string) bool { return p == base || strings.HasPrefix(p, base+"/") }
+	type endpoint struct{ what, path string }
+	var taken []endpoint
+	for _, p := range FixedPaths {
+		taken = append(taken, endpoint{"latchkey's own " + p, p})
+	}
+	for _, e := range []endpoint{
+		{"login.path", c.Login.Path}, {"login.logout_path", c.Login.LogoutPath}, {"login.api_key_path", c.Login.APIKeyPath},
+		{"jwt.login.path", c.JWT.Login.Path}, {"jwt.session.path", c.JWT.Session.Path},
+	} {
+		if e.path != "" {
+			taken = append(taken, e)
+		}
+	}
+	for i, r := range c.Routes {
+		if r.Prefix != "" {
+			taken = append(taken, endpoint{fmt.Sprintf("routes[%d] (prefix %s)", i, r.Prefix), normPrefix(r.Prefix)})
+		}
+	}
+	for _, e := range taken {
+		if within(e.path, fa) {
+			v.add(key, "%q would take the requests of %s; choose a path that no route or endpoint uses, such as /auth/verify", fa, e.what)
+		}
+	}
+	if k := c.Login.APIKeyPath; k != "" && fa != k && within(fa, k) {
+		v.add(key, "%q lies below login.api_key_path (%s), whose endpoints it would take; choose another path", fa, k)
+	}
 }
 
 type validator struct {
