@@ -36,6 +36,9 @@ type staticKey struct {
 // errUnknownKey is what the key lookup answers when no key fits the token.
 var errUnknownKey = errors.New("no key fits the token's kid and alg")
 
+// errNoKID refuses a token without a kid where the profile requires one.
+var errNoKID = errors.New("the token's header lacks kid")
+
 // fits reports whether key may verify a token signed with alg: each key
 // serves only its own family (RSA: RS*/PS*; ECDSA: ES* of its own curve;
 // Ed25519: EdDSA; HMAC secrets: HS*), so that a public key can never be
@@ -215,6 +218,11 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 		kid, hasKID := t.Header["kid"].(string)
 		if _, present := t.Header["kid"]; present && !hasKID {
 			return nil, errUnknownKey
+		}
+		if kid == "" && v.cfg.Profile == config.ProfileQlikCloud {
+			// Incomplete (400), as Qlik Cloud answers it, rather than
+			// signed by an unknown key (401).
+			return nil, errNoKID
 		}
 		var keys []jwt.VerificationKey
 		exact := false

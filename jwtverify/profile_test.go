@@ -77,6 +77,10 @@ func TestQlikCloudProfile(t *testing.T) {
 		anyKid := newTest(t, c, nil)
 		_, err := anyKid.Verify(context.Background(), sign(t, jwt.SigningMethodRS256, k.rsa, "", cloudClaims()))
 		wantCode(t, err, latchkey.EINVALID, "header lacks kid")
+		// With keys that have a kid, the token is incomplete all the same
+		// (400), not signed by an unknown key (401).
+		_, err = newTest(t, qlikCloud(t), nil).Verify(context.Background(), sign(t, jwt.SigningMethodRS256, k.rsa, "", cloudClaims()))
+		wantCode(t, err, latchkey.EINVALID, "header lacks kid")
 	})
 	t.Run("email_verified", func(t *testing.T) {
 		tests := []struct {

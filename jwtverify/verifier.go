@@ -211,6 +211,8 @@ func (v *Verifier) parseError(tok *jwt.Token, err error) error {
 		return latchkey.Wrap(err, latchkey.EINVALID, "The bearer token is not a JWT.")
 	case tok != nil && tok.Method != nil && !slices.Contains(v.cfg.Algorithms, tok.Method.Alg()):
 		return latchkey.Wrap(err, latchkey.EUNAUTHORIZED, fmt.Sprintf("The token's algorithm %s is not accepted.", tok.Method.Alg()))
+	case errors.Is(err, errNoKID):
+		return latchkey.Wrap(err, latchkey.EINVALID, "The token's header lacks kid.")
 	case errors.Is(err, errUnknownKey):
 		return latchkey.Wrap(err, latchkey.EUNAUTHORIZED, "The token's signing key is not known.")
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
