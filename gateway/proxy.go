@@ -70,7 +70,7 @@ func (u *upstreams) closeIdle() {
 // response bodies stream (responses of unknown length and event streams are
 // flushed as they come) and WebSocket upgrades pass through.
 func (s *Server) proxy(target *url.URL, t http.RoundTripper) http.Handler {
-	return &httputil.ReverseProxy{
+	rp := &httputil.ReverseProxy{
 		Transport:  t,
 		BufferPool: copyBuffers,
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -84,7 +84,12 @@ func (s *Server) proxy(target *url.URL, t http.RoundTripper) http.Handler {
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			var ne net.Error
-			switch {
+			switch berr := bodyFailed(r); {
+			case berr != nil: // the client's body, not the upstream (framing.go)
+				w.Header().Set("Connection", "close")
+				s.writeError(w, r, latchkey.Wrap(berr, latchkey.EINVALID,
+					"The request body could not be read: its chunked encoding or length is not valid."))
+				return
 			case r.Context().Err() != nil: // the client went away: no upstream fault
 				s.log.Debug("client left before the upstream answered", "upstream", target.Redacted(), "path", r.URL.Path)
 			case errors.As(err, &ne) && ne.Timeout():
@@ -97,6 +102,10 @@ func (s *Server) proxy(target *url.URL, t http.RoundTripper) http.Handler {
 			writeErrorBody(w, http.StatusBadGateway, "bad_gateway", "The upstream did not answer.")
 		},
 	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		watchBody(r)
+		rp.ServeHTTP(w, r)
+	})
 }
 
 // upstreamToken signs the principal for the upstream, valid for at most
