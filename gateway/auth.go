@@ -57,6 +57,9 @@ func (rt *route) authenticate(r *http.Request, m *metrics) (*latchkey.Principal,
 		if err != nil {
 			return nil, err
 		}
+		if err := identityOf(p).err; err != nil {
+			return nil, err // refused here rather than failing at the transport
+		}
 		return p, nil
 	}
 	if rt.anonymous {
@@ -91,6 +94,12 @@ func (rt *route) authorize(p *latchkey.Principal, r *http.Request) error {
 	if p.ReadOnly && !latchkey.SafeMethod(r.Method) {
 		return latchkey.Errorf(latchkey.EFORBIDDEN,
 			"These credentials are read-only: only GET, HEAD and OPTIONS requests are allowed.")
+	}
+	if p.ReadOnly && r.URL.RawQuery != "" {
+		if m, ok := queryOverride(r.URL.RawQuery); ok { // an upstream may act on it instead of the method
+			return latchkey.Errorf(latchkey.EFORBIDDEN,
+				"These credentials are read-only: the _method parameter must not ask for %q.", m)
+		}
 	}
 	if len(rt.abilities) == 0 {
 		return nil

@@ -53,6 +53,9 @@ func (f *forwardAuth) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := f.s.headers.checkForwardAuth(orig.Header, orig.Method); err != nil {
+		return err // what the proxy in front would pass on, latchkey cannot remove
+	}
 	a, err := f.s.routes.admit(w, orig)
 	if a == nil {
 		return err

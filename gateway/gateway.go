@@ -38,6 +38,7 @@ type Server struct {
 	creds    *credential.Service // nil: no built-in methods and no login or key endpoints
 	log      *slog.Logger
 	required *requiredHeaders
+	headers  headerRules // the client headers that are latchkey's to write (headers.go)
 	methods  map[string]Authenticator
 	routes   *router
 	metrics  *metrics
@@ -93,6 +94,7 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: d.Store, creds: d.Creds, log: log, metrics: newMetrics(),
 		required: newRequiredHeaders(cfg.Login), verifiers: d.Verifiers, issuer: d.Issuer,
+		headers:      newHeaderRules(cfg.Certificates.ImpersonationHeader),
 		refusalDelay: RefusalDelay}
 	creds := d.Creds
 	s.methods = s.buildMethods(extra)

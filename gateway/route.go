@@ -261,6 +261,7 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve sends an admitted request to its route's upstream.
 func (rt *router) serve(w http.ResponseWriter, r *http.Request) error {
+	rt.s.headers.strip(r.Header) // before anything else reads them
 	a, err := rt.admit(w, r)
 	if a == nil {
 		return err

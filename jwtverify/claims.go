@@ -193,6 +193,9 @@ func (v *Verifier) result(tok *jwt.Token, c jwt.MapClaims) (*Result, error) {
 		return nil, err
 	}
 	r.KeyID, _ = tok.Header["kid"].(string)
+	if hasControl(r.KeyID) { // it names the credential, in a header to the upstream
+		return nil, latchkey.Errorf(latchkey.EINVALID, "The token's header kid must be free of control characters.")
+	}
 	r.Audience, _ = c.GetAudience()
 	exp, _ := c.GetExpirationTime()
 	r.ExpiresAt = exp.Time

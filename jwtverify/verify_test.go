@@ -128,6 +128,8 @@ func TestRefused(t *testing.T) {
 		{"unknown alg", "qs", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"XS256"}`)) + "." + parts[1] + "." + parts[2], latchkey.EUNAUTHORIZED, "algorithm is not accepted"},
 
 		{"not a JWT", "qs", "not-a-token", latchkey.EINVALID, "not a JWT"},
+		{"kid with CR LF", "qs", sign(t, jwt.SigningMethodRS256, k.rsa, "k\r\nX-Injected: 1", base), latchkey.EINVALID, "kid must be free of control characters"},
+		{"kid with NUL", "qs", sign(t, jwt.SigningMethodRS256, k.rsa, "k\x00", base), latchkey.EINVALID, "kid must be free of control characters"},
 		{"three garbage parts", "qs", "a.b.c", latchkey.EINVALID, "not a JWT"},
 		{"padded base64", "qs", parts[0] + "=." + parts[1] + "." + parts[2], latchkey.EINVALID, "not a JWT"},
 		{"over 16 KiB", "qs", good + strings.Repeat("A", MaxTokenBytes), latchkey.EINVALID, "longer than 16 KiB"},
