@@ -81,17 +81,35 @@ func (f *forwardAuth) serve(w http.ResponseWriter, r *http.Request) error {
 var answerHeaders = []string{HeaderUser, HeaderDirectory, HeaderName, HeaderEmail, HeaderGroups,
 	HeaderRoles, HeaderMethod, HeaderKeyID, HeaderJWT}
 
+// originalHeaders describe the original request to the forward-auth path.
+var originalHeaders = []string{"X-Forwarded-Method", "X-Forwarded-Uri", "X-Original-Uri", "X-Forwarded-Host"}
+
 // original reconstructs the request the proxy asks about: its method from
 // X-Forwarded-Method (default GET), its path and query from
 // X-Forwarded-Uri or X-Original-URI, its host from X-Forwarded-Host (else
 // Host), and every other header as the proxy passed it on. Without either
 // URI header, a path below the forward-auth path is the original one and
 // the request's own method the original method (Envoy's path_prefix).
+//
+// The decision rests on these headers, so each must be given at most once,
+// and the two URI headers, when both are given, must agree: a front proxy
+// that sets one and passes a client's other on (nginx sets X-Original-URI
+// and passes the client's X-Forwarded-Uri) is then refused (400) rather
+// than judged on what the client chose.
 func (f *forwardAuth) original(r *http.Request) (*http.Request, error) {
+	for _, name := range originalHeaders {
+		if len(r.Header[name]) > 1 {
+			return nil, latchkey.Errorf(latchkey.EINVALID,
+				"The forward-auth request has %s more than once; the front proxy must set it, replacing the client's.", name)
+		}
+	}
 	method := r.Header.Get("X-Forwarded-Method")
 	uri := r.Header.Get("X-Forwarded-Uri")
-	if uri == "" {
-		uri = r.Header.Get("X-Original-URI")
+	if other := r.Header.Get("X-Original-Uri"); uri == "" {
+		uri = other
+	} else if other != "" && other != uri {
+		return nil, latchkey.Errorf(latchkey.EINVALID,
+			"The forward-auth request's X-Forwarded-Uri and X-Original-URI disagree; the front proxy must set the one it sends and clear the other.")
 	}
 	if uri == "" {
 		if rest := strings.TrimPrefix(r.URL.EscapedPath(), f.path); rest != "" {

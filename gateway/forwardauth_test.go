@@ -136,6 +136,11 @@ func TestForwardAuthBadRequest(t *testing.T) {
 		"absolute URI":   {"X-Forwarded-Uri", "https://example.com/private/x"},
 		"bad method":     {"X-Forwarded-Uri", "/private/x", "X-Forwarded-Method", "GET /x"},
 		"unparsable URI": {"X-Original-URI", "/private/%zz"},
+		// A client's own header beside the proxy's: the two disagree.
+		"URIs disagree": {"X-Original-URI", "/private/x", "X-Forwarded-Uri", "/public/x"},
+		"two URIs":      {"X-Forwarded-Uri", "/private/x", "X-Forwarded-Uri", "/public/x"},
+		"two methods":   {"X-Forwarded-Uri", "/private/x", "X-Forwarded-Method", "POST", "X-Forwarded-Method", "GET"},
+		"two hosts":     {"X-Forwarded-Uri", "/private/x", "X-Forwarded-Host", "a.example", "X-Forwarded-Host", "b.example"},
 	} {
 		w := verify(s, "GET", "/auth/verify", append([]string{"Authorization", "Test goran"}, h...)...)
 		if w.Code != 400 {

@@ -75,6 +75,7 @@ http {
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Forwarded-Uri $request_uri;
             proxy_set_header X-Forwarded-Method $request_method;
             proxy_set_header X-Forwarded-Host $host;
         }
@@ -95,6 +96,7 @@ http://%[2]s {
 		request_header -X-Latchkey-*
 		forward_auth https://%[3]s {
 			uri /auth/verify
+			header_up -X-Original-URI
 			copy_headers X-Latchkey-User X-Latchkey-Directory X-Latchkey-Name X-Latchkey-Email X-Latchkey-Groups X-Latchkey-Roles X-Latchkey-Method X-Latchkey-Key-Id X-Latchkey-Jwt
 			transport http {
 				tls_insecure_skip_verify
@@ -179,7 +181,8 @@ type frontProxyCase struct {
 
 func newFrontProxyCase(t *testing.T) *frontProxyCase {
 	f, _ := issuerFixture(t, config.Route{Name: "api", Prefix: "/", Upstream: "echo",
-		Auth: []string{"session", "basic", "apikey"}, UpstreamJWT: true})
+		Auth: []string{"session", "basic", "apikey"}, UpstreamJWT: true},
+		config.Route{Name: "public", Prefix: "/public/", Upstream: "echo", Auth: []string{"apikey"}, AllowAnonymous: true})
 	goran := f.addUser("goran", latchkey.RoleAPIKeyUser)
 	c := &frontProxyCase{seen: make(chan http.Header, 10), rw: f.key(goran, false).Key, ro: f.key(goran, true).Key}
 	c.latchkey = httptest.NewTLSServer(f.s.Handler())
@@ -242,6 +245,22 @@ func (c *frontProxyCase) check(t *testing.T, addr string) {
 	} {
 		if code := send(tt.method, "/projects", tt.header...); code != tt.status {
 			t.Errorf("%s: %d, want %d", name, code, tt.status)
+		}
+	}
+	// A client that names another original request itself, in the headers
+	// latchkey reads, is not judged on it: /projects is not public, and a
+	// read-only key's POST is not a GET.
+	for name, tt := range map[string]struct {
+		method string
+		header []string
+	}{
+		"its own X-Forwarded-Uri":    {"GET", []string{"X-Forwarded-Uri", "/public/x"}},
+		"its own X-Original-URI":     {"GET", []string{"X-Original-URI", "/public/x"}},
+		"its own X-Forwarded-Method": {"POST", []string{"X-Api-Key", c.ro, "X-Forwarded-Method", "GET"}},
+		"its own X-Forwarded-Host":   {"GET", []string{"X-Forwarded-Host", "public.example", "X-Forwarded-Uri", "/public/x"}},
+	} {
+		if code := send(tt.method, "/projects", tt.header...); code == 200 {
+			t.Errorf("a client with %s: 200, want a refusal", name)
 		}
 	}
 	select {
