@@ -45,8 +45,13 @@ func (rt *router) checkPath(t target, u *url.URL) error {
 			"The path must not contain '.', '..' or empty segments, nor spell them with escapes (%%2E, %%2F); send the path they resolve to.")
 	}
 	var have int
+	high := false
 	for i := 0; i < len(p); i++ {
-		switch c := p[i]; {
+		c := p[i]
+		if !pathSpecial[c] {
+			continue
+		}
+		switch {
 		case c < 0x20 || c == 0x7f:
 			return errPathControl
 		case c == '\\':
@@ -56,10 +61,11 @@ func (rt *router) checkPath(t target, u *url.URL) error {
 		case c == '%': // decoded again, it may hold any of the others
 			have |= readTwice | readBackslash | readParams
 		case c >= utf8.RuneSelf:
-			if !utf8.ValidString(p) {
-				return errPathUTF8
-			}
+			high = true
 		}
+	}
+	if high && !utf8.ValidString(p) {
+		return errPathUTF8
 	}
 	if u.RawPath != "" && containsEscapedSlash(u.RawPath) {
 		have |= readRawSlash
@@ -86,6 +92,15 @@ func (rt *router) checkPath(t target, u *url.URL) error {
 	}
 	return nil
 }
+
+// pathSpecial marks the bytes checkPath looks at: control characters, '\',
+// ';', '%' and those of multi-byte UTF-8.
+var pathSpecial = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c < 0x20 || c >= 0x7f || c == '\\' || c == ';' || c == '%'
+	}
+	return t
+}()
 
 var (
 	errPathControl = latchkey.Errorf(latchkey.EINVALID, "The path must not contain NUL or other control characters (%%00 to %%1F, %%7F); remove them.")
