@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,5 +92,25 @@ func TestWebSocketOrigin(t *testing.T) {
 	s.Handler().ServeHTTP(w, request("GET", "/ws/page", "", "Cookie", cookie, "Origin", "https://evil.example"))
 	if w.Code == 403 {
 		t.Errorf("plain GET from another origin: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestWebSocketOriginJWTSession checks the same rule for a session opened
+// with a JWT (Qlik Cloud's exchange), whose cookie a browser sends alike.
+func TestWebSocketOriginJWTSession(t *testing.T) {
+	f := newJWTFixture(t)
+	w := f.exchange(f.cloudToken("ann", nil))
+	if w.Code != 200 {
+		t.Fatalf("exchange: %d %s", w.Code, w.Body)
+	}
+	session, _, _ := strings.Cut(strings.TrimPrefix(w.Header().Values("Set-Cookie")[0], "wtsession="), ";")
+	for origin, want := range map[string]int{"https://evil.example": 403, "": 403, "https://app.example.org": 200, "http://example.com": 200} {
+		h := []string{"Cookie", "wtsession=" + session, "Upgrade", "websocket", "Connection", "Upgrade"}
+		if origin != "" {
+			h = append(h, "Origin", origin)
+		}
+		if w := f.serve(request("GET", "/api/v1/spaces", "", h...)); w.Code != want {
+			t.Errorf("upgrade from %q: %d %s, want %d", origin, w.Code, w.Body, want)
+		}
 	}
 }
