@@ -74,7 +74,7 @@ func (rt *router) checkPath(t target, u *url.URL) error {
 		return nil
 	}
 	want, _, _ := rt.match(t)
-	for m := 1; m < readings; m++ { // single readings first, so the message names the least that is wrong
+	for m := 1; m < readings; m++ { // each combination of the readings the path calls for
 		if m&have != m {
 			continue
 		}
