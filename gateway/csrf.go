@@ -71,3 +71,39 @@ func (h *requiredHeaders) check(r *http.Request) error {
 	return latchkey.Errorf(latchkey.EFORBIDDEN, "%s %s",
 		strings.Join(problems, " "), "POST, PUT, PATCH and DELETE requests need Origin, Accept and X-Requested-With: XMLHttpRequest.")
 }
+
+// checkUpgrade is the same defence for a request to upgrade the connection
+// (a WebSocket handshake), which is a GET and so passes check: a foreign
+// page may open a WebSocket to latchkey, and the browser sends the session
+// cookie with it. The browser also sends the page's Origin, which the page
+// cannot choose, so an upgrade must carry an allowed Origin (as
+// configured, or the request's own: scheme://Host). Other requests are
+// not its business; it returns nil for them.
+func (h *requiredHeaders) checkUpgrade(r *http.Request) error {
+	if r.Header.Get("Upgrade") == "" {
+		return nil
+	}
+	origin := r.Header.Get("Origin")
+	if origin != "" && (h.origins[origin] || sameOrigin(origin, r.Host)) {
+		return nil
+	}
+	const rule = "A WebSocket or other upgrade authenticated by the session cookie needs the Origin of the page that opens it to be latchkey's own or one of login.allowed_origins"
+	if origin == "" {
+		return latchkey.Errorf(latchkey.EFORBIDDEN, "%s; this request has no Origin header.", rule)
+	}
+	if len(origin) > 100 {
+		origin = origin[:100] + "…"
+	}
+	return latchkey.Errorf(latchkey.EFORBIDDEN, "%s; the Origin %q is not allowed.", rule, origin)
+}
+
+// sameOrigin reports whether origin is http:// or https:// followed by
+// host (the request's Host header), as a browser sends it for a page of
+// the same site.
+func sameOrigin(origin, host string) bool {
+	rest, ok := strings.CutPrefix(origin, "https://")
+	if !ok {
+		rest, ok = strings.CutPrefix(origin, "http://")
+	}
+	return ok && host != "" && strings.EqualFold(rest, host)
+}

@@ -220,10 +220,11 @@ type admission struct {
 // authorization. A refusal is an error to write, or, for the Xrfkey guard's
 // 403 and a 405, a nil admission with a nil error: admit has answered.
 func (rt *router) admit(w http.ResponseWriter, r *http.Request) (*admission, error) {
-	if !cleanPath(r.URL.Path) {
-		return nil, latchkey.Errorf(latchkey.EINVALID, "The path must not contain '.', '..' or empty segments.")
+	t := targetOf(r)
+	if err := rt.checkPath(t, r.URL); err != nil {
+		return nil, err
 	}
-	rte, upstreamPath, allow := rt.match(targetOf(r))
+	rte, upstreamPath, allow := rt.match(t)
 	if rte == nil && len(allow) > 0 {
 		methodNotAllowed(w, r, strings.Join(allow, ", "))
 		return nil, nil

@@ -37,7 +37,8 @@ func (a *sessionAuth) Method() string { return latchkey.MethodSession }
 // Authenticate verifies the session cookie. No cookie (or an empty one, as
 // logout leaves it) is no credentials; an unknown, ended or expired session
 // is 401; an unsafe request without the required headers, or for a session
-// opened with a JWT without the CSRF header, is 403.
+// opened with a JWT without the CSRF header, is 403; so is an upgrade
+// (WebSocket) without an allowed Origin, whichever way the session opened.
 func (a *sessionAuth) Authenticate(r *http.Request) (*latchkey.Principal, error) {
 	token, ok := cookieValue(r, a.cookie)
 	if !ok || token == "" {
@@ -45,6 +46,9 @@ func (a *sessionAuth) Authenticate(r *http.Request) (*latchkey.Principal, error)
 	}
 	p, sess, err := a.creds.VerifySession(r.Context(), token)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.required.checkUpgrade(r); err != nil {
 		return nil, err
 	}
 	if sess.Method == credential.ByJWT {
