@@ -4,17 +4,21 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/credential"
 	"github.com/latchkey/latchkey/jwtissue"
+	"github.com/latchkey/latchkey/postgres"
+	"github.com/latchkey/latchkey/storetest"
 )
 
 // ownTokenFixture is a gateway with latchkey's issuer, seed 002's JWT login
@@ -28,7 +32,13 @@ type ownTokenFixture struct {
 
 func newOwnTokenFixture(t *testing.T) *ownTokenFixture {
 	t.Helper()
-	of := &ownTokenFixture{fixture: newFixture(t)}
+	return ownTokenFixtureOf(t, newFixture(t))
+}
+
+// ownTokenFixtureOf is newOwnTokenFixture over the fixture f.
+func ownTokenFixtureOf(t *testing.T, f *fixture) *ownTokenFixture {
+	t.Helper()
+	of := &ownTokenFixture{fixture: f}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		of.mu.Lock()
 		of.upstream = r.Header.Get(HeaderJWT)
@@ -194,4 +204,75 @@ func revoke(t *testing.T, s setup, id string) {
 func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// TestClusterOwnTokenDiesWithItsKey signs in with an API key at the JWT
+// login of node A, uses the token on node B until B has it cached, revokes
+// the key on A, and measures how long B takes to refuse the token.
+func TestClusterOwnTokenDiesWithItsKey(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	var nodes [2]*ownTokenFixture
+	for i := range nodes {
+		st, err := postgres.Open(context.Background(), dsn, postgres.Options{Logger: quietLog(), Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[i] = ownTokenFixtureOf(t, newFixtureOn(t, st))
+	}
+	a, b := nodes[0], nodes[1]
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		change func(t *testing.T, keyID string) // on node A
+	}{
+		{"revoked", func(t *testing.T, keyID string) {
+			if err := a.creds.RevokeAPIKey(ctx, nil, keyID, ""); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"owner disabled", func(t *testing.T, keyID string) {
+			k, err := a.st.APIKey(ctx, keyID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			yes := true
+			if _, err := a.st.UpdateUser(ctx, k.UserID, latchkey.UserUpdate{Disabled: &yes}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := fmt.Sprintf("quant%d", i)
+			u := a.addUser(name, latchkey.RoleAPIKeyUser)
+			email := name + "@example.com"
+			if _, err := a.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Email: &email}); err != nil {
+				t.Fatal(err)
+			}
+			k := a.key(u, false)
+			tok := a.loginToken(t, email, k.Key)
+			get := func() int {
+				return b.serve(request("GET", "/api/data/x", "", "Authorization", "Bearer "+tok)).Code
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for get() != 200 {
+				if time.Now().After(deadline) {
+					t.Fatalf("node B never took the token: %d", get())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			tt.change(t, k.ID)
+			start := time.Now()
+			for get() != 401 {
+				if time.Since(start) > 3*time.Second {
+					t.Fatalf("node B still takes the token %v after the change", time.Since(start))
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			t.Logf("node B refused the token %v after the change on A", time.Since(start))
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("node B refused the token only after %v, more than a second", took)
+			}
+		})
+	}
 }
