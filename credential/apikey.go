@@ -95,6 +95,15 @@ func (e *keyEntry) matches(secret string) bool {
 	return true
 }
 
+// errNoKey is the one answer for a key id that names no key, or a key the
+// asker may not see.
+func errNoKey(id string) error {
+	if len(id) > 64 {
+		id = id[:64] + "…"
+	}
+	return latchkey.Errorf(latchkey.ENOTFOUND, "No API key %q.", id)
+}
+
 var errBadKey = latchkey.Errorf(latchkey.EUNAUTHORIZED, "The API key is not valid.")
 
 // VerifyAPIKey returns the principal of an API key: its owner, with method
@@ -354,12 +363,13 @@ func (s *Service) APIKeyDetails(ctx context.Context, viewer Actor, id string, re
 	return v, nil
 }
 
-// keyFor reads a key that the viewer may see; a key they may not see is
-// reported as not found.
+// keyFor reads a key that the viewer may see. A key they may not see is
+// reported exactly as one that does not exist (errNoKey), so that nobody
+// learns which ids are other users'.
 func (s *Service) keyFor(ctx context.Context, viewer Actor, id string) (*latchkey.APIKey, *latchkey.User, error) {
 	k, err := s.store.APIKey(ctx, id)
-	if err == nil && !mayManage(viewer, k.UserID) {
-		err = latchkey.Errorf(latchkey.ENOTFOUND, "No API key %s.", id)
+	if err == nil && !mayManage(viewer, k.UserID) || latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+		return nil, nil, errNoKey(id)
 	}
 	if err != nil {
 		return nil, nil, err

@@ -288,10 +288,10 @@ func TestRememberedPassword(t *testing.T) {
 			t.Fatalf("%s: %s", login, c)
 		}
 	}
-	if f.svc.rememberedPassword(`LAB\rita`, "password-rita") == nil || f.svc.rememberedPassword(`lab\RITA`, "password-rita") == nil {
+	if f.svc.rememberedPassword(claimant{login: `LAB\rita`}, "password-rita") == nil || f.svc.rememberedPassword(claimant{login: `lab\RITA`}, "password-rita") == nil {
 		t.Fatal("a password found right is not remembered")
 	}
-	if f.svc.rememberedPassword(`LAB\rita`, "password-rit") != nil || f.svc.rememberedPassword(`LAB\rit`, "apassword-rita") != nil {
+	if f.svc.rememberedPassword(claimant{login: `LAB\rita`}, "password-rit") != nil || f.svc.rememberedPassword(claimant{login: `LAB\rit`}, "apassword-rita") != nil {
 		t.Fatal("another name or password matches a remembered one")
 	}
 

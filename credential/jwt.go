@@ -22,49 +22,19 @@ const ByJWT = latchkey.MethodJWT
 
 // SignInByEmail checks an email with a password or an API key, for the JWT
 // login, and returns the principal (method "jwt") and how it was proved. It
-// follows SignIn's rules: regulation per account and per client address,
-// failures alike whether or not the email is known (unknown ones are checked
-// against the dummy hash), every attempt audited.
+// takes SignIn's steps (regulation per client address, failures alike
+// whether or not the email is known, unknown ones checked against the dummy
+// hash, every attempt audited), with one difference: failures are counted
+// per email, known or not, rather than per the name of the user who has it,
+// so that a lockout says nothing of which user an email belongs to.
 func (s *Service) SignInByEmail(ctx context.Context, email, secret, remote string) (*latchkey.Principal, string, error) {
-	var u *latchkey.User
-	if email != "" && len(email) <= 256 {
-		var err error
-		u, err = s.store.UserByEmail(ctx, email)
-		if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
-			return nil, "", err
-		}
-	}
-	if u == nil {
-		return nil, "", s.unknownEmail(ctx, email, secret, remote)
-	}
-	p, how, err := s.SignIn(ctx, u.QualifiedName(), secret, remote, latchkey.MethodJWT)
+	p, how, err := s.signInAs(ctx, claimant{login: email, acct: emailKey(email), email: true}, secret, remote, latchkey.MethodJWT)
 	if err != nil {
 		return nil, "", err
 	}
 	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditLoginSuccess, Actor: p.QualifiedName(), ActorID: p.UserID,
 		Method: how, CredentialID: p.CredentialID, RemoteAddr: remote, Detail: "JWT login"})
 	return p, how, nil
-}
-
-// unknownEmail fails a sign-in by an email that no user has, at the cost and
-// with the answer of a wrong password.
-func (s *Service) unknownEmail(ctx context.Context, email, secret, remote string) error {
-	now := s.now()
-	acct, addr := "email\x00"+latchkey.NameKey(email), addressKey(remote)
-	if s.accounts.blocked(acct, now) || s.addresses.blocked(addr, now) {
-		return errTooMany
-	}
-	if _, isKey := ParseAPIKey(secret); !isKey {
-		s.hasher.Verify(ctx, s.dummyHash, secret)
-	}
-	s.accounts.fail(acct, now)
-	s.addresses.fail(addr, now)
-	if len(email) > 128 {
-		email = email[:128]
-	}
-	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditLoginFailure, Actor: email, Method: latchkey.MethodJWT,
-		RemoteAddr: remote, Detail: latchkey.ErrorMessage(errBadLogin)})
-	return errBadLogin
 }
 
 // JWTIdentity is who a verified token names, for OpenJWTSession.

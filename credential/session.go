@@ -98,6 +98,29 @@ func (s *Service) keyStillUsable(ctx context.Context, id string, now time.Time) 
 	return err == nil && e.key.Usable(now)
 }
 
+// errKeyGone refuses a credential obtained with an API key that has been
+// revoked or has expired since.
+var errKeyGone = latchkey.Errorf(latchkey.EUNAUTHORIZED,
+	"The API key this token was obtained with has expired or was revoked; sign in again.")
+
+// CheckKeyOrigin refuses (401) a credential that latchkey issued for an API
+// key — one of its own tokens — once that key is revoked or expired, or its
+// owner disabled. The key is read from memory while fresh (versions.go), so
+// a revocation heard on any node refuses the token there at once, without
+// a store read per request.
+func (s *Service) CheckKeyOrigin(ctx context.Context, id string) error {
+	e, err := s.cachedKey(ctx, id)
+	switch {
+	case latchkey.ErrorCode(err) == latchkey.ENOTFOUND:
+		return errKeyGone
+	case err != nil:
+		return err
+	case !e.key.Usable(s.now()) || e.user.user.Disabled:
+		return errKeyGone
+	}
+	return nil
+}
+
 // cachedSession returns the session of a token hash with its user, from
 // memory while fresh.
 func (s *Service) cachedSession(ctx context.Context, h [32]byte) (*sessionEntry, error) {

@@ -32,24 +32,41 @@ var (
 // briefly, keyed by a hash of the login name and password, until the user
 // changes; the limits apply to it too.
 func (s *Service) SignIn(ctx context.Context, login, secret, remote, method string) (*latchkey.Principal, string, error) {
+	return s.signInAs(ctx, claimant{login: login, acct: accountKey(s, login)}, secret, remote, method)
+}
+
+// claimant is who a sign-in claims to be: a login name, or an email (the
+// JWT login), with the key its failures are counted under. An email is
+// counted under its own key whether or not a user has it, never under the
+// name of the user it belongs to: otherwise a name locked out by other
+// sign-ins would show which email is that user's.
+type claimant struct {
+	login string // the login name, or the email as given
+	acct  string // accountKey of the login, or emailKey of the email
+	email bool   // login is an email
+}
+
+// signInAs is SignIn for a claimant. Known and unknown claimants, names
+// and emails, take the same steps in the same order, so that the answers
+// (and their timing) cannot tell them apart.
+func (s *Service) signInAs(ctx context.Context, c claimant, secret, remote, method string) (*latchkey.Principal, string, error) {
 	now := s.now()
 	addr := addressKey(remote)
-	if c := s.rememberedPassword(login, secret); c != nil {
-		if s.accounts.blocked(c.acct, now) || s.addresses.blocked(addr, now) {
+	if pc := s.rememberedPassword(c, secret); pc != nil {
+		if s.accounts.blocked(pc.acct, now) || s.addresses.blocked(addr, now) {
 			return nil, "", errTooMany
 		}
-		return c.user.passwordPrincipal(method), ByPassword, nil
+		return pc.user.passwordPrincipal(method), ByPassword, nil
 	}
-	acct := accountKey(s, login)
-	if s.accounts.blocked(acct, now) || s.addresses.blocked(addr, now) {
+	if s.accounts.blocked(c.acct, now) || s.addresses.blocked(addr, now) {
 		return nil, "", errTooMany
 	}
-	p, how, err := s.signIn(ctx, login, acct, addr, secret, method)
+	p, how, err := s.signIn(ctx, c, addr, secret, method)
 	if err != nil {
 		if code := latchkey.ErrorCode(err); code == latchkey.EUNAUTHORIZED || code == latchkey.EFORBIDDEN {
-			s.accounts.fail(acct, now)
+			s.accounts.fail(c.acct, now)
 			s.addresses.fail(addr, now)
-			name := login
+			name := c.login
 			if len(name) > 128 {
 				name = name[:128]
 			}
@@ -61,28 +78,43 @@ func (s *Service) SignIn(ctx context.Context, login, secret, remote, method stri
 	return p, how, nil
 }
 
-// signIn checks the secret; acct is accountKey(s, login), made once per
-// sign-in, and addr addressKey of the client's address.
-func (s *Service) signIn(ctx context.Context, login, acct, addr, secret, method string) (*latchkey.Principal, string, error) {
+// claimed returns the user the claimant names; ENOTFOUND when there is none.
+func (s *Service) claimed(ctx context.Context, c claimant) (*userEntry, error) {
+	if !c.email {
+		return s.userByKey(ctx, c.login, c.acct)
+	}
+	if c.login == "" || len(c.login) > 256 {
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "No such user.")
+	}
+	st := s.v.begin() // the user's slot is known once it is read
+	u, err := s.store.UserByEmail(ctx, c.login)
+	if err != nil {
+		return nil, err
+	}
+	return s.cacheUser(ctx, u, st.with(userSlot(u.ID)))
+}
+
+// signIn checks the secret; addr is addressKey of the client's address.
+func (s *Service) signIn(ctx context.Context, c claimant, addr, secret, method string) (*latchkey.Principal, string, error) {
 	if _, isKey := ParseAPIKey(secret); isKey {
 		e, err := s.verifyKey(ctx, secret)
 		if err != nil {
 			return nil, "", err
 		}
-		u, err := s.userByKey(ctx, login, acct)
+		u, err := s.claimed(ctx, c)
 		if err != nil || u.user.ID != e.key.UserID {
 			return nil, "", errBadLogin // a valid key, but not this user's
 		}
 		return e.user.principal(method, e.key.ID, e.key.ReadOnly, e.key.ExpiresAt), ByAPIKey, nil
 	}
-	u, err := s.userByKey(ctx, login, acct)
+	u, err := s.claimed(ctx, c)
 	if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 		return nil, "", err
 	}
 	// A check that waited for its turn to hash is dropped if the limits
 	// were reached meanwhile (by the checks ahead of it).
 	admit := func() error {
-		if now := s.now(); s.accounts.blocked(acct, now) || s.addresses.blocked(addr, now) {
+		if now := s.now(); s.accounts.blocked(c.acct, now) || s.addresses.blocked(addr, now) {
 			return errTooMany
 		}
 		return nil
@@ -103,7 +135,7 @@ func (s *Service) signIn(ctx context.Context, login, acct, addr, secret, method 
 	}
 	// The check holds for as long as the user entry it was made against is
 	// fresh: a new password, a disable, a role change make it stale.
-	s.passwords.Set(s.passwordCacheKey(login, secret), &passwordCheck{user: u, acct: acct})
+	s.passwords.Set(s.passwordCacheKey(c, secret), &passwordCheck{user: u, acct: c.acct})
 	return u.passwordPrincipal(method), ByPassword, nil
 }
 
@@ -114,28 +146,34 @@ type passwordCheck struct {
 	acct string
 }
 
-// rememberedPassword returns the check that found secret right for login,
+// rememberedPassword returns the check that found secret right for the claimant,
 // if there was one lately and the user has not changed since.
-func (s *Service) rememberedPassword(login, secret string) *passwordCheck {
+func (s *Service) rememberedPassword(c claimant, secret string) *passwordCheck {
 	if _, isKey := ParseAPIKey(secret); isKey {
 		return nil
 	}
-	c, ok := s.passwords.GetIfPresent(s.passwordCacheKey(login, secret))
-	if !ok || !s.v.fresh(&c.user.stamp) || c.user.user.Disabled {
+	pc, ok := s.passwords.GetIfPresent(s.passwordCacheKey(c, secret))
+	if !ok || !s.v.fresh(&pc.user.stamp) || pc.user.user.Disabled {
 		return nil
 	}
-	return c
+	return pc
 }
 
 // passwordCacheKey derives the password cache's key from this process's
-// random key, the login name and the password, so the cache holds nothing
-// from which a password could be read. With a 16-byte key, a login name
-// and password of up to 38 bytes together take one SHA-256 block.
-func (s *Service) passwordCacheKey(login, pw string) [32]byte {
+// random key, the claimant (a login name, or an email) and the password, so
+// the cache holds nothing from which a password could be read. With a
+// 16-byte key, a login name and password of up to 37 bytes together take
+// one SHA-256 block.
+func (s *Service) passwordCacheKey(c claimant, pw string) [32]byte {
 	var stack [128]byte // enough for most; longer ones spill to the heap
 	buf := append(stack[:0], s.cacheKey...)
-	buf = binary.AppendUvarint(buf, uint64(len(login)))
-	buf = append(buf, login...)
+	if c.email {
+		buf = append(buf, 'e')
+	} else {
+		buf = append(buf, 'n')
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(c.login)))
+	buf = append(buf, c.login...)
 	buf = append(buf, pw...)
 	return sha256.Sum256(buf)
 }
@@ -159,6 +197,10 @@ func (s *Service) Login(ctx context.Context, login, secret, remote, userAgent st
 	}
 	return u.principal(latchkey.MethodSession, sess.ID, sess.ReadOnly, sess.ExpiresAt), token, sess, nil
 }
+
+// emailKey is the key of an email, as the JWT login counts its failures:
+// apart from every login name's.
+func emailKey(email string) string { return "email\x00" + latchkey.NameKey(email) }
 
 // accountKey is the key of a login name: its directory and username in
 // lower case. It counts failures and finds the user in the name cache.

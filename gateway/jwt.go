@@ -130,11 +130,18 @@ func bearerToken(header string) (string, error) {
 }
 
 // principal returns the principal of a verified token: remembered for a
-// token verified from memory (the same Result), made otherwise. A user the
+// token verified from memory (the same Result), made otherwise. One of
+// latchkey's own tokens keeps the read-only state it was signed with, and
+// is refused once the API key it was obtained with is gone (checkOrigin). A user the
 // store holds under the same DIRECTORY\user lends their roles and abilities
 // (and their name, email and groups where the token has none); a disabled
 // one is refused.
 func (a *jwtAuth) principal(ctx context.Context, res *jwtverify.Result) (*latchkey.Principal, error) {
+	// Checked on every request, before the memo: a key is revoked without
+	// any change of its user.
+	if err := a.s.checkOrigin(ctx, res); err != nil {
+		return nil, err
+	}
 	if p := a.memo.get(res); p != nil {
 		return p, nil
 	}
@@ -150,7 +157,7 @@ func (a *jwtAuth) makePrincipal(ctx context.Context, res *jwtverify.Result) (*la
 	p := &latchkey.Principal{
 		Directory: res.Directory, Username: res.Username, DisplayName: res.DisplayName, Email: res.Email,
 		Groups: res.Groups, Claims: res.Claims, Method: latchkey.MethodJWT,
-		CredentialID: cmp.Or(res.JTI, res.KeyID), ExpiresAt: res.ExpiresAt,
+		CredentialID: cmp.Or(res.JTI, res.KeyID), ExpiresAt: res.ExpiresAt, ReadOnly: res.ReadOnly,
 	}
 	u, roles, abilities, found, err := a.s.access(ctx, res.Directory, res.Username)
 	if err != nil {

@@ -44,17 +44,18 @@ func (s *Server) serveJWTLogin(w http.ResponseWriter, r *http.Request) error {
 	if req.Email == "" || req.Password == "" {
 		return latchkey.Errorf(latchkey.EINVALID, `Send an "email" and a "password" (or an API key as the password).`)
 	}
-	p, _, err := s.creds.SignInByEmail(r.Context(), req.Email, req.Password, r.RemoteAddr)
+	p, how, err := s.creds.SignInByEmail(r.Context(), req.Email, req.Password, r.RemoteAddr)
 	if err != nil {
 		return err
 	}
 	setPrincipal(r, p)
 	if p.ReadOnly {
-		// A token carries no read-only flag: it would lift the key's limit.
+		// The token would say read_only, and latchkey heeds it, but others
+		// that verify latchkey's tokens by its JWKS may not.
 		return latchkey.Errorf(latchkey.EFORBIDDEN,
 			"A read-only API key cannot be exchanged for a token; send the key itself in the %s header.", s.cfg.APIKeys.Header)
 	}
-	token, _, err := s.issuer.Sign(r.Context(), p)
+	token, _, err := s.issuer.Sign(r.Context(), toSign(p, how))
 	if err != nil {
 		return err
 	}

@@ -109,13 +109,14 @@ func (s *Server) proxy(target *url.URL, t http.RoundTripper) http.Handler {
 }
 
 // upstreamToken signs the principal for the upstream, valid for at most
-// upstreamJWTLifetime (less when its credentials expire sooner).
+// upstreamJWTLifetime (less when its credentials expire sooner), with its
+// read-only state and the credential it came from.
 func (s *Server) upstreamToken(ctx context.Context, p *latchkey.Principal) (string, error) {
-	short := *p
+	short := toSign(p, "")
 	if limit := time.Now().Add(upstreamJWTLifetime); short.ExpiresAt.IsZero() || short.ExpiresAt.After(limit) {
 		short.ExpiresAt = limit
 	}
-	tok, _, err := s.issuer.Sign(ctx, &short)
+	tok, _, err := s.issuer.Sign(ctx, short)
 	return tok, err
 }
 

@@ -16,7 +16,10 @@ import (
 )
 
 // Claims are the claims of latchkey's tokens: the registered ones (sub is
-// DIR\user) and who the user is.
+// DIR\user), who the user is, and what the token may do: whether the
+// principal it was signed for is read-only, and the credential that
+// principal proved itself with (its method and id, never a secret), so
+// that latchkey can refuse the token once that credential is gone.
 type Claims struct {
 	jwt.RegisteredClaims
 	UserID    int64    `json:"uid,omitempty"`
@@ -25,11 +28,24 @@ type Claims struct {
 	Groups    []string `json:"groups,omitempty"`
 	Directory string   `json:"directory"`
 	Username  string   `json:"username"`
+	// ReadOnly is the principal's read-only state: true allows only GET,
+	// HEAD and OPTIONS. Always written; a token without it (signed before
+	// it existed) is read-write.
+	ReadOnly bool `json:"read_only"`
+	// CredentialMethod is how the principal was proved: "apikey",
+	// "password", "session", "cert", "jwt", … and CredentialID the id of
+	// that credential where it has one (an API key's id, a session's id, a
+	// certificate's fingerprint, a token's jti).
+	CredentialMethod string `json:"credential_method,omitempty"`
+	CredentialID     string `json:"credential_id,omitempty"`
 }
 
 // Sign returns a token for the principal, signed with the newest active
 // key, and when it expires: after the configured lifetime, or sooner when
-// the principal's own credentials expire sooner.
+// the principal's own credentials expire sooner. The token carries the
+// principal's read-only state, and its Method and CredentialID as the
+// credential it came from: callers pass a principal whose Method says how
+// it was proved (credential.ByAPIKey, credential.ByPassword, a session, …).
 func (is *Issuer) Sign(ctx context.Context, p *latchkey.Principal) (string, time.Time, error) {
 	if p.IsAnonymous() || p.Username == "" || p.Directory == "" {
 		return "", time.Time{}, latchkey.Errorf(latchkey.EINVALID, "Only a signed-in user can be given a token.")
@@ -60,6 +76,7 @@ func (is *Issuer) Sign(ctx context.Context, p *latchkey.Principal) (string, time
 		},
 		UserID: p.UserID, Name: p.DisplayName, Email: p.Email, Groups: p.Groups,
 		Directory: p.Directory, Username: p.Username,
+		ReadOnly: p.ReadOnly, CredentialMethod: p.Method, CredentialID: p.CredentialID,
 	}
 	t := jwt.NewWithClaims(k.method, c)
 	t.Header["kid"] = k.id
@@ -154,6 +171,7 @@ func (is *Issuer) Verify(ctx context.Context, raw string) (*jwtverify.Result, er
 		Directory: c.Directory, Username: c.Username, DisplayName: c.Name, Email: c.Email, Groups: c.Groups,
 		Subject: c.Subject, Issuer: c.Issuer, Audience: c.Audience, JTI: c.ID, KeyID: kid,
 		IssuedAt: c.IssuedAt.Time, NotBefore: c.NotBefore.Time, ExpiresAt: c.ExpiresAt.Time,
+		ReadOnly: c.ReadOnly, CredentialMethod: c.CredentialMethod, CredentialID: c.CredentialID,
 	}
 	until := res.ExpiresAt
 	if key.retire.Before(until) {

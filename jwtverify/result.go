@@ -23,4 +23,12 @@ type Result struct {
 	IssuedAt  time.Time
 	NotBefore time.Time
 	ExpiresAt time.Time
+
+	// Set only for latchkey's own tokens (jwtissue), which carry them:
+	// the read-only state of the principal the token was signed for, and
+	// the credential that principal proved itself with (a method such as
+	// "apikey", and the credential's id). Other verifiers leave them zero.
+	ReadOnly         bool
+	CredentialMethod string
+	CredentialID     string
 }
