@@ -134,7 +134,9 @@ func (f *forwardAuth) original(r *http.Request) (*http.Request, error) {
 	out := r.Clone(r.Context())
 	out.Method, out.URL, out.RequestURI = method, u, uri
 	if h, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Host"), ","); strings.TrimSpace(h) != "" {
-		out.Host = strings.TrimSpace(h)
+		if out.Host = strings.TrimSpace(h); !validHost(out.Host) {
+			return nil, latchkey.Errorf(latchkey.EINVALID, "X-Forwarded-Host is not a host name or address.")
+		}
 	}
 	out.Body, out.ContentLength = http.NoBody, 0 // the decision reads no body
 	out.TLS = nil
@@ -149,4 +151,18 @@ func validMethod(m string) bool {
 		}
 	}
 	return m != ""
+}
+
+// validHost reports whether h can be a request's Host: a name, an IPv4
+// address or a bracketed IPv6 address, with an optional port (the bytes Go's
+// server accepts in a Host header).
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			strings.IndexByte("-._~:[]%!$&'()*+,;=", c) >= 0) {
+			return false
+		}
+	}
+	return h != ""
 }

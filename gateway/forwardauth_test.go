@@ -12,7 +12,7 @@ import (
 
 // forwardAuthServer is a gateway with the test method, forward-auth at
 // /auth/verify, and routes whose upstream counts what reaches it.
-func forwardAuthServer(t *testing.T) (*Server, *atomic.Int32) {
+func forwardAuthServer(t testing.TB) (*Server, *atomic.Int32) {
 	t.Helper()
 	var hits atomic.Int32
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
@@ -141,6 +141,7 @@ func TestForwardAuthBadRequest(t *testing.T) {
 		"two URIs":      {"X-Forwarded-Uri", "/private/x", "X-Forwarded-Uri", "/public/x"},
 		"two methods":   {"X-Forwarded-Uri", "/private/x", "X-Forwarded-Method", "POST", "X-Forwarded-Method", "GET"},
 		"two hosts":     {"X-Forwarded-Uri", "/private/x", "X-Forwarded-Host", "a.example", "X-Forwarded-Host", "b.example"},
+		"bad host":      {"X-Forwarded-Uri", "/private/x", "X-Forwarded-Host", "a.example/x y"},
 	} {
 		w := verify(s, "GET", "/auth/verify", append([]string{"Authorization", "Test goran"}, h...)...)
 		if w.Code != 400 {
