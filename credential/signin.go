@@ -32,7 +32,7 @@ var (
 // briefly, keyed by a hash of the login name and password, until the user
 // changes; the limits apply to it too.
 func (s *Service) SignIn(ctx context.Context, login, secret, remote, method string) (*latchkey.Principal, string, error) {
-	return s.signInAs(ctx, claimant{login: login, acct: accountKey(s, login)}, secret, remote, method)
+	return s.signInAs(ctx, claimant{login: login}, secret, remote, method) // acct: made when needed
 }
 
 // claimant is who a sign-in claims to be: a login name, or an email (the
@@ -42,7 +42,7 @@ func (s *Service) SignIn(ctx context.Context, login, secret, remote, method stri
 // sign-ins would show which email is that user's.
 type claimant struct {
 	login string // the login name, or the email as given
-	acct  string // accountKey of the login, or emailKey of the email
+	acct  string // accountKey of the login (made by signInAs when "": a remembered password needs none), or emailKey of the email
 	email bool   // login is an email
 }
 
@@ -57,6 +57,9 @@ func (s *Service) signInAs(ctx context.Context, c claimant, secret, remote, meth
 			return nil, "", errTooMany
 		}
 		return pc.user.passwordPrincipal(method), ByPassword, nil
+	}
+	if c.acct == "" {
+		c.acct = accountKey(s, c.login)
 	}
 	if s.accounts.blocked(c.acct, now) || s.addresses.blocked(addr, now) {
 		return nil, "", errTooMany
