@@ -47,14 +47,14 @@ func (b *clientBody) failed() error {
 func watchBody(r *http.Request) {
 	a := admissionFrom(r.Context())
 	if a != nil && r.Body != nil && r.Body != http.NoBody {
-		a.body = &clientBody{ReadCloser: r.Body}
-		r.Body = a.body
+		a.body.ReadCloser = r.Body // in the admission: no allocation of its own
+		r.Body = &a.body
 	}
 }
 
 // bodyFailed returns the error reading r's body, if that is what failed.
 func bodyFailed(r *http.Request) error {
-	if a := admissionFrom(r.Context()); a != nil && a.body != nil {
+	if a := admissionFrom(r.Context()); a != nil && a.body.ReadCloser != nil {
 		return a.body.failed()
 	}
 	return nil

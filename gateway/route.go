@@ -211,8 +211,8 @@ type admission struct {
 	route     *route
 	path      string // what the upstream sees
 	principal *latchkey.Principal
-	token     string      // the upstream JWT; "" without upstream_jwt or for anonymous callers
-	body      *clientBody // the request body as the proxy reads it (framing.go)
+	token     string     // the upstream JWT; "" without upstream_jwt or for anonymous callers
+	body      clientBody // the request body as the proxy reads it (framing.go)
 }
 
 // admit decides a request as its route does, for the proxy and for
