@@ -48,15 +48,25 @@ type Issuer struct {
 	closeOnce   sync.Once
 }
 
+// Options are what an issuer takes besides its configuration.
+type Options struct {
+	// SealKey (32 bytes) encrypts the private halves of the signing keys
+	// in the store. Every node sharing the store must have the same one.
+	SealKey []byte
+	// PreviousSealKey (empty, or 32 bytes) also opens stored keys while
+	// the seal key is being rotated; new keys are sealed with SealKey.
+	PreviousSealKey []byte
+}
+
 // New returns an issuer over st's signing keys. It makes a key when the
 // store has none that is due to sign, deletes retired ones, and keeps doing
 // so in the background until Close. Empty fields of c get the defaults of
 // the configuration (ES256, "latchkey", 24h, 720h).
-func New(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *slog.Logger) (*Issuer, error) {
-	return newIssuer(ctx, st, c, log, time.Now)
+func New(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *slog.Logger, opt Options) (*Issuer, error) {
+	return newIssuer(ctx, st, c, log, opt, time.Now)
 }
 
-func newIssuer(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *slog.Logger, now func() time.Time) (*Issuer, error) {
+func newIssuer(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *slog.Logger, opt Options, now func() time.Time) (*Issuer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
