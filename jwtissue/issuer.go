@@ -3,7 +3,9 @@
 // verifier named "latchkey".
 //
 // The signing keys live in the store, so that every node signs and verifies
-// with the same set. A new key is made at the first start and whenever the
+// with the same set; their private halves are sealed there with the seal
+// key (AES-256-GCM, bound to the key id), and keys stored unsealed by
+// earlier versions are still used until they rotate out. A new key is made at the first start and whenever the
 // newest is older than rotate_every; a key stays published until every token
 // it signed has expired (rotate_every + lifetime after it became active), and
 // is then deleted. Each node caches the set and reloads it when the store's
@@ -30,10 +32,11 @@ const maintainEvery = time.Minute
 
 // Issuer signs and verifies latchkey's tokens. It is safe for concurrent use.
 type Issuer struct {
-	st  latchkey.Store
-	cfg config.JWTIssuer
-	log *slog.Logger
-	now func() time.Time
+	st   latchkey.Store
+	cfg  config.JWTIssuer
+	log  *slog.Logger
+	now  func() time.Time
+	seal *sealer // seals and opens the private halves in the store
 
 	set   atomic.Pointer[keySet]
 	gen   atomic.Uint64    // counts signing key changes reported by the feed
@@ -77,7 +80,11 @@ func newIssuer(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *
 	if c.Lifetime <= 0 || c.RotateEvery < c.Lifetime {
 		return nil, latchkey.Errorf(latchkey.EINVALID, "The token lifetime must be more than 0 and at most rotate_every.")
 	}
-	is := &Issuer{st: st, cfg: c, log: log, now: now, stop: make(chan struct{}), cache: jwtverify.NewCache(0, now)}
+	seal, err := newSealer(opt)
+	if err != nil {
+		return nil, err
+	}
+	is := &Issuer{st: st, cfg: c, log: log, now: now, seal: seal, stop: make(chan struct{}), cache: jwtverify.NewCache(0, now)}
 	is.unsubscribe = st.Subscribe(is.onChange)
 	if err := is.maintain(ctx); err != nil {
 		is.unsubscribe()
@@ -173,7 +180,7 @@ func (is *Issuer) load(ctx context.Context, force bool) (*keySet, error) {
 		}
 		return nil, err
 	}
-	s := newKeySet(rows, gen, is.log)
+	s := newKeySet(rows, gen, is.seal, is.log)
 	is.set.Store(s)
 	return s, nil
 }

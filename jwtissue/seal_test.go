@@ -3,8 +3,8 @@ package jwtissue
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
 	"crypto/cipher"
+	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
