@@ -5,10 +5,11 @@
 // The signing keys live in the store, so that every node signs and verifies
 // with the same set; their private halves are sealed there with the seal
 // key (AES-256-GCM, bound to the key id), and keys stored unsealed by
-// earlier versions are still used until they rotate out. A new key is made at the first start and whenever the
-// newest is older than rotate_every; a key stays published until every token
-// it signed has expired (rotate_every + lifetime after it became active), and
-// is then deleted. Each node caches the set and reloads it when the store's
+// earlier versions are still used until they rotate out. A node whose seal
+// keys do not open a stored key refuses to start. A new key is made at the
+// first start and whenever the newest is older than rotate_every; a key
+// stays published until every token it signed has expired (rotate_every +
+// lifetime after it became active), and is then deleted. Each node caches the set and reloads it when the store's
 // change feed reports a signing key change.
 package jwtissue
 
