@@ -226,3 +226,30 @@ func mustAEAD(t *testing.T, key []byte) cipher.AEAD {
 	}
 	return a
 }
+
+// TestRetiredUnopenedKeyIsDeleted: a key that the seal keys do not open
+// but that has retired (no token it signed is valid) does not stop a
+// start; it is deleted.
+func TestRetiredUnopenedKeyIsDeleted(t *testing.T) {
+	st := openStores(t, 1)[0]
+	clk := newClock()
+	old, err := issuerWith(t, st, config.JWTIssuer{}, Options{SealKey: sealA}, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := signAndVerify(t, old)
+	old.Close()
+	clk.advance(744 * time.Hour) // rotate_every + lifetime
+	is, err := issuerWith(t, st, config.JWTIssuer{}, Options{SealKey: sealB}, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kid := signAndVerify(t, is); kid == first {
+		t.Error("signed with the retired key")
+	}
+	for _, r := range storedKeys(t, st) {
+		if r.ID == first {
+			t.Error("the retired key was not deleted")
+		}
+	}
+}
