@@ -39,6 +39,9 @@ type Config struct {
 	// SealKey (32 bytes) seals the secret of a key made on behalf of
 	// another user until its owner views it. Every node must share it.
 	SealKey []byte
+	// PreviousSealKey (empty, or 32 bytes), while the seal key is rotated,
+	// also opens what was sealed before; nothing new is sealed with it.
+	PreviousSealKey []byte
 	// CacheSize bounds each cache (entries); default 100000.
 	CacheSize int
 	// PasswordCacheTTL is how long a successful password check is
@@ -97,6 +100,9 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 	}
 	if len(cfg.SealKey) != 32 {
 		return nil, latchkey.Errorf(latchkey.EINTERNAL, "credential: the seal key must be 32 bytes")
+	}
+	if n := len(cfg.PreviousSealKey); n != 0 && n != 32 {
+		return nil, latchkey.Errorf(latchkey.EINTERNAL, "credential: the previous seal key must be 32 bytes")
 	}
 	dummy, err := hasher.Hash(ctx, randomToken(16))
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 // seal encrypts the secret of a key made on its owner's behalf, bound to the
 // key's id, with AES-256-GCM under the configured seal key.
 func (s *Service) seal(id, secret string) ([]byte, error) {
-	aead, err := s.aead()
+	aead, err := s.aead(s.cfg.SealKey)
 	if err != nil {
 		return nil, err
 	}
@@ -18,8 +18,10 @@ func (s *Service) seal(id, secret string) ([]byte, error) {
 	return aead.Seal(nonce, nonce, []byte(secret), []byte(id)), nil
 }
 
+// unseal opens a sealed secret with the seal key or, while the seal key is
+// rotated, the previous one.
 func (s *Service) unseal(id string, sealed []byte) (string, error) {
-	aead, err := s.aead()
+	aead, err := s.aead(s.cfg.SealKey)
 	if err != nil {
 		return "", err
 	}
@@ -28,6 +30,13 @@ func (s *Service) unseal(id string, sealed []byte) (string, error) {
 		return "", latchkey.Errorf(latchkey.EINTERNAL, "The stored key could not be read.")
 	}
 	plain, err := aead.Open(nil, sealed[:n], sealed[n:], []byte(id))
+	if err != nil && len(s.cfg.PreviousSealKey) != 0 {
+		if previous, perr := s.aead(s.cfg.PreviousSealKey); perr == nil {
+			if p, perr := previous.Open(nil, sealed[:n], sealed[n:], []byte(id)); perr == nil {
+				plain, err = p, nil
+			}
+		}
+	}
 	if err != nil {
 		return "", latchkey.Wrap(err, latchkey.EINTERNAL,
 			"The stored key could not be read; was the seal key changed? Rotate the key.")
@@ -35,8 +44,8 @@ func (s *Service) unseal(id string, sealed []byte) (string, error) {
 	return string(plain), nil
 }
 
-func (s *Service) aead() (cipher.AEAD, error) {
-	block, err := aes.NewCipher(s.cfg.SealKey)
+func (s *Service) aead(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}

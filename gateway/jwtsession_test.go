@@ -68,7 +68,7 @@ func newJWTFixture(t *testing.T) *jwtFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	is, err := jwtissue.New(context.Background(), f.st, config.JWTIssuer{}, quietLog())
+	is, err := jwtissue.New(context.Background(), f.st, config.JWTIssuer{}, quietLog(), jwtissue.Options{SealKey: make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func ownTokenFixtureOf(t *testing.T, f *fixture) *ownTokenFixture {
 		of.mu.Unlock()
 	}))
 	t.Cleanup(up.Close)
-	is, err := jwtissue.New(context.Background(), of.st, config.JWTIssuer{}, quietLog())
+	is, err := jwtissue.New(context.Background(), of.st, config.JWTIssuer{}, quietLog(), jwtissue.Options{SealKey: make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}

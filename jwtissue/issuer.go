@@ -3,10 +3,13 @@
 // verifier named "latchkey".
 //
 // The signing keys live in the store, so that every node signs and verifies
-// with the same set. A new key is made at the first start and whenever the
-// newest is older than rotate_every; a key stays published until every token
-// it signed has expired (rotate_every + lifetime after it became active), and
-// is then deleted. Each node caches the set and reloads it when the store's
+// with the same set; their private halves are sealed there with the seal
+// key (AES-256-GCM, bound to the key id), and keys stored unsealed by
+// earlier versions are still used until they rotate out. A node whose seal
+// keys do not open a stored key refuses to start. A new key is made at the
+// first start and whenever the newest is older than rotate_every; a key
+// stays published until every token it signed has expired (rotate_every +
+// lifetime after it became active), and is then deleted. Each node caches the set and reloads it when the store's
 // change feed reports a signing key change.
 package jwtissue
 
@@ -30,10 +33,11 @@ const maintainEvery = time.Minute
 
 // Issuer signs and verifies latchkey's tokens. It is safe for concurrent use.
 type Issuer struct {
-	st  latchkey.Store
-	cfg config.JWTIssuer
-	log *slog.Logger
-	now func() time.Time
+	st   latchkey.Store
+	cfg  config.JWTIssuer
+	log  *slog.Logger
+	now  func() time.Time
+	seal *sealer // seals and opens the private halves in the store
 
 	set   atomic.Pointer[keySet]
 	gen   atomic.Uint64    // counts signing key changes reported by the feed
@@ -48,15 +52,25 @@ type Issuer struct {
 	closeOnce   sync.Once
 }
 
+// Options are what an issuer takes besides its configuration.
+type Options struct {
+	// SealKey (32 bytes) encrypts the private halves of the signing keys
+	// in the store. Every node sharing the store must have the same one.
+	SealKey []byte
+	// PreviousSealKey (empty, or 32 bytes) also opens stored keys while
+	// the seal key is being rotated; new keys are sealed with SealKey.
+	PreviousSealKey []byte
+}
+
 // New returns an issuer over st's signing keys. It makes a key when the
 // store has none that is due to sign, deletes retired ones, and keeps doing
 // so in the background until Close. Empty fields of c get the defaults of
 // the configuration (ES256, "latchkey", 24h, 720h).
-func New(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *slog.Logger) (*Issuer, error) {
-	return newIssuer(ctx, st, c, log, time.Now)
+func New(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *slog.Logger, opt Options) (*Issuer, error) {
+	return newIssuer(ctx, st, c, log, opt, time.Now)
 }
 
-func newIssuer(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *slog.Logger, now func() time.Time) (*Issuer, error) {
+func newIssuer(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *slog.Logger, opt Options, now func() time.Time) (*Issuer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -67,7 +81,11 @@ func newIssuer(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *
 	if c.Lifetime <= 0 || c.RotateEvery < c.Lifetime {
 		return nil, latchkey.Errorf(latchkey.EINVALID, "The token lifetime must be more than 0 and at most rotate_every.")
 	}
-	is := &Issuer{st: st, cfg: c, log: log, now: now, stop: make(chan struct{}), cache: jwtverify.NewCache(0, now)}
+	seal, err := newSealer(opt)
+	if err != nil {
+		return nil, err
+	}
+	is := &Issuer{st: st, cfg: c, log: log, now: now, seal: seal, stop: make(chan struct{}), cache: jwtverify.NewCache(0, now)}
 	is.unsubscribe = st.Subscribe(is.onChange)
 	if err := is.maintain(ctx); err != nil {
 		is.unsubscribe()
@@ -163,7 +181,7 @@ func (is *Issuer) load(ctx context.Context, force bool) (*keySet, error) {
 		}
 		return nil, err
 	}
-	s := newKeySet(rows, gen, is.log)
+	s := newKeySet(rows, gen, is.seal, is.log)
 	is.set.Store(s)
 	return s, nil
 }

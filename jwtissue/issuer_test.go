@@ -43,6 +43,9 @@ func (c *clock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// testSeal is the seal key of the test issuers.
+var testSeal = Options{SealKey: []byte("0123456789abcdef0123456789abcdef")}
+
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // openStores opens n stores over one database, as n nodes would: on
@@ -75,7 +78,7 @@ func openStores(t *testing.T, n int) []latchkey.Store {
 
 func newTestIssuer(t *testing.T, st latchkey.Store, c config.JWTIssuer, clk *clock) *Issuer {
 	t.Helper()
-	is, err := newIssuer(context.Background(), st, c, quiet(), clk.now)
+	is, err := newIssuer(context.Background(), st, c, quiet(), testSeal, clk.now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +330,7 @@ func TestSimultaneousStart(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, st := range stores {
 		wg.Go(func() {
-			is, err := newIssuer(ctx, st, config.JWTIssuer{}, quiet(), clk.now)
+			is, err := newIssuer(ctx, st, config.JWTIssuer{}, quiet(), testSeal, clk.now)
 			if err != nil {
 				t.Error(err)
 				return
@@ -427,7 +430,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{Algorithm: "HS256"},
 		{Lifetime: config.Duration(3 * time.Hour), RotateEvery: config.Duration(time.Hour)},
 	} {
-		if _, err := New(context.Background(), st, c, nil); latchkey.ErrorCode(err) != latchkey.EINVALID {
+		if _, err := New(context.Background(), st, c, nil, testSeal); latchkey.ErrorCode(err) != latchkey.EINVALID {
 			t.Errorf("%+v: %v", c, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -42,18 +43,23 @@ type signingKey struct {
 }
 
 // keySet is the key set as last read, newest (by ActiveAt) first. gen is
-// the feed generation it was read at.
+// the feed generation it was read at. unopened are the stored keys whose
+// private half the seal keys do not open.
 type keySet struct {
-	keys []*signingKey
-	byID map[string]*signingKey
-	gen  uint64
+	keys     []*signingKey
+	byID     map[string]*signingKey
+	unopened []*latchkey.SigningKey
+	gen      uint64
 }
 
-func newKeySet(rows []*latchkey.SigningKey, gen uint64, log *slog.Logger) *keySet {
+func newKeySet(rows []*latchkey.SigningKey, gen uint64, seal *sealer, log *slog.Logger) *keySet {
 	s := &keySet{byID: make(map[string]*signingKey, len(rows)), gen: gen}
 	for _, r := range rows {
-		k, err := parseKey(r)
+		k, err := parseKey(r, seal)
 		if err != nil {
+			if errors.Is(err, errUnopened) {
+				s.unopened = append(s.unopened, r)
+			}
 			log.Warn("ignoring a JWT signing key that cannot be used", "kid", r.ID, "err", err)
 			continue
 		}
@@ -88,14 +94,19 @@ func (s *keySet) signer(now time.Time) *signingKey {
 	return fallback
 }
 
-// parseKey checks a stored key: a known algorithm, a private key of its
-// kind, and a public key that is the private key's.
-func parseKey(r *latchkey.SigningKey) (*signingKey, error) {
+// parseKey opens a stored key's private half and checks the key: a known
+// algorithm, a private key of its kind, and a public key that is the
+// private key's.
+func parseKey(r *latchkey.SigningKey, seal *sealer) (*signingKey, error) {
 	method, ok := algorithms[r.Algorithm]
 	if !ok {
 		return nil, fmt.Errorf("unknown algorithm %q", r.Algorithm)
 	}
-	priv, err := x509.ParsePKCS8PrivateKey(r.PrivateKey)
+	der, err := seal.open(r.ID, r.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("private key: %w", err)
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		return nil, fmt.Errorf("private key: %w", err)
 	}
@@ -158,7 +169,25 @@ func (is *Issuer) maintain(ctx context.Context) error {
 		return err
 	}
 	now := is.now()
+	// A key this node cannot open was sealed by a node with another seal
+	// key: making a key of its own would fork the cluster's signing keys.
+	for _, r := range s.unopened {
+		if now.Before(r.RetireAt) {
+			return latchkey.Errorf(latchkey.EINVALID, "The JWT signing key %s in the store cannot be opened with this node's seal key: "+
+				"give every node the same LATCHKEY_SEAL_KEY (and, while it is being rotated, the one before as LATCHKEY_SEAL_KEY_PREVIOUS).", r.ID)
+		}
+	}
 	changed := false
+	for _, r := range s.unopened { // retired: no token it signed is still valid
+		err := is.st.DeleteSigningKey(ctx, r.ID)
+		if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+			return err
+		}
+		if err == nil {
+			is.audit(ctx, latchkey.AuditSigningKeyDrop, r.ID, "retired")
+		}
+		changed = true
+	}
 	if k := s.signer(now); k == nil || !now.Before(k.active.Add(is.cfg.RotateEvery.D())) {
 		if err := is.createKey(ctx, now); err != nil {
 			return err
@@ -185,7 +214,7 @@ func (is *Issuer) maintain(ctx context.Context) error {
 }
 
 // createKey stores a new key, active from now until every token it may sign
-// has expired.
+// has expired, its private half sealed with the seal key.
 func (is *Issuer) createKey(ctx context.Context, now time.Time) error {
 	priv, err := generate(is.cfg.Algorithm)
 	if err != nil {
@@ -201,8 +230,13 @@ func (is *Issuer) createKey(ctx context.Context, now time.Time) error {
 	}
 	id := make([]byte, 12)
 	rand.Read(id)
-	k := &latchkey.SigningKey{ID: base64.RawURLEncoding.EncodeToString(id), Algorithm: is.cfg.Algorithm,
-		PrivateKey: der, PublicKey: pub, CreatedAt: now, ActiveAt: now,
+	kid := base64.RawURLEncoding.EncodeToString(id)
+	sealed, err := is.seal.seal(kid, der)
+	if err != nil {
+		return latchkey.Wrap(err, latchkey.EINTERNAL, "Could not seal a signing key.")
+	}
+	k := &latchkey.SigningKey{ID: kid, Algorithm: is.cfg.Algorithm,
+		PrivateKey: sealed, PublicKey: pub, CreatedAt: now, ActiveAt: now,
 		RetireAt: now.Add(is.cfg.RotateEvery.D() + is.cfg.Lifetime.D())}
 	if err := is.st.CreateSigningKey(ctx, k); err != nil {
 		return err

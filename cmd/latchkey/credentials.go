@@ -21,6 +21,11 @@ import (
 // PostgreSQL store must share it; without it, each data directory gets one.
 const envSealKey = "LATCHKEY_SEAL_KEY"
 
+// envPreviousSealKey holds, while the seal key is rotated, the seal key
+// before (32 bytes, base64): it still opens what was sealed with it, and
+// nothing new is sealed with it.
+const envPreviousSealKey = "LATCHKEY_SEAL_KEY_PREVIOUS"
+
 // sealKey returns the seal key from the environment, or from seal.key in the
 // data directory, made on first use.
 func (a *app) sealKey(cfg *config.Config) ([]byte, error) {
@@ -52,14 +57,33 @@ func (a *app) sealKey(cfg *config.Config) ([]byte, error) {
 	return k, pki.WriteFile(file, k, 0o600)
 }
 
+// previousSealKey returns the previous seal key from the environment, or
+// nil when none is set.
+func (a *app) previousSealKey() ([]byte, error) {
+	v := a.getenv(envPreviousSealKey)
+	if v == "" {
+		return nil, nil
+	}
+	k, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(k) != 32 {
+		return nil, fmt.Errorf("%s must be 32 bytes in base64, like %s", envPreviousSealKey, envSealKey)
+	}
+	return k, nil
+}
+
 // newCredentials returns the credential service for cfg over st, with the
-// given seal key, or (nil) the one sealKey finds.
+// given seal key, or (nil) the one sealKey finds, and the previous seal key
+// if one is set.
 func (a *app) newCredentials(ctx context.Context, cfg *config.Config, st latchkey.Store, log *slog.Logger, key []byte) (*credential.Service, error) {
 	if key == nil {
 		var err error
 		if key, err = a.sealKey(cfg); err != nil {
 			return nil, err
 		}
+	}
+	previous, err := a.previousSealKey()
+	if err != nil {
+		return nil, err
 	}
 	return credential.New(ctx, st, hasher(), log, credential.Config{
 		DefaultDirectory:   latchkey.DefaultDirectory,
@@ -71,5 +95,6 @@ func (a *app) newCredentials(ctx context.Context, cfg *config.Config, st latchke
 		MaxAddressFailures: cfg.Login.MaxAddressFailures,
 		FailureWindow:      cfg.Login.FailureWindow.D(),
 		SealKey:            key,
+		PreviousSealKey:    previous,
 	})
 }

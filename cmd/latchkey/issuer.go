@@ -14,9 +14,19 @@ import (
 // buildIssuer returns the signer of latchkey's own tokens, over the store so
 // that every node signs and verifies with the same keys, and a function that
 // stops its background key rotation (call it before the store closes). It is
-// always built: the JWKS endpoint and the verifier "latchkey" need it.
-func buildIssuer(ctx context.Context, cfg *config.Config, st latchkey.Store, log *slog.Logger) (gateway.Issuer, func(), error) {
-	is, err := jwtissue.New(ctx, st, cfg.JWT.Issuer, log)
+// always built: the JWKS endpoint and the verifier "latchkey" need it. The
+// private halves of the keys are sealed in the store with the seal key
+// (sealKey) and opened with it or the previous one (previousSealKey).
+func (a *app) buildIssuer(ctx context.Context, cfg *config.Config, st latchkey.Store, log *slog.Logger) (gateway.Issuer, func(), error) {
+	key, err := a.sealKey(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	previous, err := a.previousSealKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	is, err := jwtissue.New(ctx, st, cfg.JWT.Issuer, log, jwtissue.Options{SealKey: key, PreviousSealKey: previous})
 	if err != nil {
 		return nil, nil, fmt.Errorf("jwt.issuer: %w", err)
 	}

@@ -76,7 +76,7 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	closing = append(closing, closer{"the JWT verifiers", func() error { closeVerifiers(); return nil }})
-	issuer, closeIssuer, err := buildIssuer(ctx, cfg, st, log)
+	issuer, closeIssuer, err := a.buildIssuer(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
