@@ -14,6 +14,22 @@ import (
 type requestInfo struct {
 	route     string
 	principal *latchkey.Principal
+
+	// peer is the TCP peer's address when the client's (r.RemoteAddr)
+	// came from a trusted proxy's header, which hop names it, and whether
+	// that header was X-Forwarded-For; "" when the client is the peer.
+	peer    string
+	hop     clientHop
+	fromXFF bool
+}
+
+// forwardedFrom returns what logRequests found about a client behind a
+// trusted proxy, or nil when the client is the TCP peer.
+func forwardedFrom(r *http.Request) *requestInfo {
+	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok && ri.peer != "" {
+		return ri
+	}
+	return nil
 }
 
 type requestInfoKey struct{}
@@ -54,13 +70,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // logRequests logs one line per request and counts it. The query string is
-// left out of the log: some clients put credentials there.
+// left out of the log: some clients put credentials there. It also sets the
+// request's RemoteAddr to the client's address (clientaddr.go) on the copy
+// it makes anyway, before anything else reads it.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &requestInfo{route: "-"}
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri)))
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri))
+		if client, hop, fromXFF := s.trusted.clientAddress(r.RemoteAddr, r.Header); client != r.RemoteAddr {
+			ri.peer, ri.hop, ri.fromXFF = r.RemoteAddr, hop, fromXFF
+			r.RemoteAddr = client
+		}
+		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
