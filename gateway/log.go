@@ -15,19 +15,25 @@ type requestInfo struct {
 	route     string
 	principal *latchkey.Principal
 
-	// peer is the TCP peer's address when the client's (r.RemoteAddr)
-	// came from a trusted proxy's header, which hop names it, and whether
-	// that header was X-Forwarded-For; "" when the client is the peer.
-	peer    string
-	hop     clientHop
-	fromXFF bool
+	// forwarded is set when the client's address (r.RemoteAddr) came
+	// from a trusted proxy's header; nil when the client is the TCP peer.
+	// A pointer, so that the common case carries 8 bytes, not the hop.
+	forwarded *forwardedClient
+}
+
+// forwardedClient is what logRequests found about a client behind a
+// trusted proxy.
+type forwardedClient struct {
+	peer    string    // the TCP peer's address, a trusted proxy's
+	hop     clientHop // the hop that names the client
+	fromXFF bool      // the hop is in X-Forwarded-For, not Forwarded
 }
 
 // forwardedFrom returns what logRequests found about a client behind a
 // trusted proxy, or nil when the client is the TCP peer.
-func forwardedFrom(r *http.Request) *requestInfo {
-	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok && ri.peer != "" {
-		return ri
+func forwardedFrom(r *http.Request) *forwardedClient {
+	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		return ri.forwarded
 	}
 	return nil
 }
@@ -80,7 +86,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri))
 		if client, hop, fromXFF := s.trusted.clientAddress(r.RemoteAddr, r.Header); client != r.RemoteAddr {
-			ri.peer, ri.hop, ri.fromXFF = r.RemoteAddr, hop, fromXFF
+			ri.forwarded = &forwardedClient{peer: r.RemoteAddr, hop: hop, fromXFF: fromXFF}
 			r.RemoteAddr = client
 		}
 		next.ServeHTTP(sw, r)
