@@ -104,7 +104,6 @@ func ParseTrustedProxy(s string) (netip.Prefix, error) {
 	return p, nil
 }
 
-
 // Sessions configures the sessions that a login opens (seed 004's
 // wtsession cookie).
 type Sessions struct {
