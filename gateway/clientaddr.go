@@ -68,9 +68,9 @@ type clientHop struct {
 // hop (found) or "the hop to the right of these" (not found), which is the
 // next trusted hop or, at the end, the peer.
 type walkHops struct {
-	t     trustedProxies
-	n     int
-	found clientHop
+	t      trustedProxies
+	n      int       // hops seen
+	client clientHop // the answer for them
 }
 
 // add takes the next hop to the right; ok false means it is not an address.
@@ -79,17 +79,17 @@ func (w *walkHops) add(a netip.Addr, ok bool) {
 	w.n++
 	switch {
 	case !ok:
-		w.found = clientHop{}
+		w.client = clientHop{}
 	case !w.t.contains(a):
-		w.found = clientHop{addr: a.Unmap(), index: i, found: true}
-	case !w.found.found:
-		w.found = clientHop{addr: a.Unmap(), index: i, found: true}
+		w.client = clientHop{addr: a.Unmap(), index: i, found: true}
+	case !w.client.found:
+		w.client = clientHop{addr: a.Unmap(), index: i, found: true}
 	}
 }
 
-// forwardedClient walks the hops of X-Forwarded-For (forwarded false) or
-// Forwarded (true) in h.
-func (t trustedProxies) forwardedClient(lines []string, forwarded bool) clientHop {
+// walk walks the hops of the header lines of X-Forwarded-For (forwarded
+// false) or Forwarded (true).
+func (t trustedProxies) walk(lines []string, forwarded bool) clientHop {
 	w := walkHops{t: t}
 	for _, line := range lines {
 		for line != "" {
@@ -110,12 +110,13 @@ func (t trustedProxies) forwardedClient(lines []string, forwarded bool) clientHo
 			w.add(a, ok)
 		}
 	}
-	return w.found
+	return w.client
 }
 
 // clientAddress returns the address of the client of a request from peer
 // (its RemoteAddr) with header h: peer itself when no header names the
-// client, with the hop that does and whether X-Forwarded-For was read.
+// client; otherwise also the hop that does and whether it is in
+// X-Forwarded-For (else Forwarded).
 func (t trustedProxies) clientAddress(peer string, h http.Header) (string, clientHop, bool) {
 	if len(t) == 0 {
 		return peer, clientHop{}, false
@@ -128,12 +129,12 @@ func (t trustedProxies) clientAddress(peer string, h http.Header) (string, clien
 	var c clientHop
 	switch {
 	case len(xff) > 0:
-		c = t.forwardedClient(xff, false)
-		if f := t.forwardedClient(fwd, true); len(fwd) > 0 && (f.found != c.found || f.addr != c.addr) {
+		c = t.walk(xff, false)
+		if f := t.walk(fwd, true); len(fwd) > 0 && (f.found != c.found || f.addr != c.addr) {
 			return peer, clientHop{}, false
 		}
 	case len(fwd) > 0:
-		c = t.forwardedClient(fwd, true)
+		c = t.walk(fwd, true)
 	}
 	if !c.found {
 		return peer, clientHop{}, false
