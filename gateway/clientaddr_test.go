@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -230,4 +232,17 @@ func FuzzForwardedClient(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRequestLogRemoteBehindTrustedProxy checks the request log line's
+// remote address behind a trusted proxy.
+func TestRequestLogRemoteBehindTrustedProxy(t *testing.T) {
+	f := trustingFixture(t, "192.0.2.1")
+	var buf bytes.Buffer
+	f.s.log = slog.New(slog.NewJSONHandler(&buf, nil))
+	f.serve(request("GET", "/optional/x", "", "X-Forwarded-For", "203.0.113.5"))
+	var line struct{ Remote string }
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line.Remote != "203.0.113.5" {
+		t.Errorf("log line %s: remote %q (%v)", buf.Bytes(), line.Remote, err)
+	}
 }
