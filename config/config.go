@@ -6,7 +6,11 @@
 // latchkey runs on the embedded default (default.yaml).
 package config
 
-import "time"
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
 
 // Config is the whole configuration of one latchkey node.
 type Config struct {
@@ -71,6 +75,33 @@ type Server struct {
 	// (nginx auth_request, Traefik ForwardAuth, Caddy forward_auth, Envoy
 	// ext_authz); default /auth/verify; "-" serves none.
 	ForwardAuthPath string `yaml:"forward_auth_path"`
+	// TrustedProxies are the networks (CIDRs, or single IPs) of the proxies
+	// in front whose X-Forwarded-For or Forwarded header names the client;
+	// default none: the client is always the TCP peer.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// ParseTrustedProxy reads one entry of server.trusted_proxies: a CIDR such
+// as 10.0.0.0/8 or a single IP address (a network of that one address).
+func ParseTrustedProxy(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("%q has a zone; write the address without %%%s", s, a.Zone())
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither an IP address nor a CIDR such as 10.0.0.0/8", s)
+	}
+	if m := p.Masked(); m != p {
+		return netip.Prefix{}, fmt.Errorf("%q has bits set beyond its prefix length; write %s", s, m)
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p, nil
 }
 
 // Sessions configures the sessions that a login opens (seed 004's

@@ -187,6 +187,10 @@ func TestErrors(t *testing.T) {
 			{"", 2, "server.forward_auth_path", `lies below login.api_key_path (/api/v1/api_keys)`}}},
 		{"testdata/forward_auth_unclean.yaml", opts(), []wantErr{
 			{"", 2, "server.forward_auth_path", `must be a clean absolute path`}}},
+		{"testdata/trusted_proxies.yaml", opts(), []wantErr{
+			{"", 4, "server.trusted_proxies[1]", `"192.0.2.1/24" has bits set beyond its prefix length; write 192.0.2.0/24`},
+			{"", 5, "server.trusted_proxies[2]", `"load-balancer" is neither an IP address nor a CIDR`},
+			{"", 6, "server.trusted_proxies[3]", `"fe80::1%eth0" has a zone`}}},
 		{"testdata/store_postgres_no_dsn.yaml", opts(), []wantErr{{"", 1, "store.dsn", "is required for driver postgres"}}},
 		{"testdata/store_sqlite_dsn.yaml", opts(), []wantErr{{"", 3, "store.dsn", "is only for driver postgres"}}},
 		{"testdata/store_secret_typo.yaml", opts(), []wantErr{

@@ -168,6 +168,11 @@ func (v *validator) server(s Server) {
 		v.add("server.max_header_bytes", "%d is out of range; use 4096 to 1048576 (the default is 65536)",
 			s.MaxHeaderBytes)
 	}
+	for i, tp := range s.TrustedProxies {
+		if _, err := ParseTrustedProxy(tp); err != nil {
+			v.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "%s", err.Error())
+		}
+	}
 }
 
 func (v *validator) sessions(s Sessions) {

@@ -62,6 +62,21 @@ func newFixture(t testing.TB) *fixture {
 // newFixtureOn is newFixture over st, which it closes when the test ends.
 func newFixtureOn(t testing.TB, st latchkey.Store) *fixture {
 	t.Helper()
+	return newFixtureOnWith(t, st, nil)
+}
+
+// newFixtureWith is newFixture with its configuration changed by edit.
+func newFixtureWith(t testing.TB, edit func(*config.Config)) *fixture {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "latchkey.db"), sqlite.Options{Logger: quietLog(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newFixtureOnWith(t, st, edit)
+}
+
+func newFixtureOnWith(t testing.TB, st latchkey.Store, edit func(*config.Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	h := password.NewHasher(testParams, 4)
 	creds, err := credential.New(ctx, st, h, quietLog(), credential.Config{
@@ -77,6 +92,9 @@ func newFixtureOn(t testing.TB, st latchkey.Store) *fixture {
 	cfg.APIKeys = config.APIKeys{Header: "X-Api-Key", MaxDays: 365, DefaultDays: 30}
 	cfg.Login = config.Login{Path: "/api/v1/login", LogoutPath: "/api/v1/logout", APIKeyPath: "/api/v1/api_keys",
 		AllowedOrigins: []string{testOrigin, "https://app.example.org"}}
+	if edit != nil {
+		edit(cfg)
+	}
 	s, err := New(cfg, Deps{Store: st, Creds: creds, Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)

@@ -38,7 +38,8 @@ type Server struct {
 	creds    *credential.Service // nil: no built-in methods and no login or key endpoints
 	log      *slog.Logger
 	required *requiredHeaders
-	headers  headerRules // the client headers that are latchkey's to write (headers.go)
+	headers  headerRules    // the client headers that are latchkey's to write (headers.go)
+	trusted  trustedProxies // server.trusted_proxies (clientaddr.go)
 	methods  map[string]Authenticator
 	routes   *router
 	metrics  *metrics
@@ -97,6 +98,11 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 		headers:      newHeaderRules(cfg.Certificates.ImpersonationHeader),
 		refusalDelay: RefusalDelay}
 	creds := d.Creds
+	trusted, err := newTrustedProxies(cfg.Server.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
+	}
+	s.trusted = trusted
 	s.methods = s.buildMethods(extra)
 	s.metrics.prepareAuth(slices.Collect(maps.Keys(s.methods)))
 	rt, err := newRouter(cfg.Routes, s.methods, s)

@@ -14,6 +14,28 @@ import (
 type requestInfo struct {
 	route     string
 	principal *latchkey.Principal
+
+	// forwarded is set when the client's address (r.RemoteAddr) came
+	// from a trusted proxy's header; nil when the client is the TCP peer.
+	// A pointer, so that the common case carries 8 bytes, not the hop.
+	forwarded *forwardedClient
+}
+
+// forwardedClient is what logRequests found about a client behind a
+// trusted proxy.
+type forwardedClient struct {
+	peer    string    // the TCP peer's address, a trusted proxy's
+	hop     clientHop // the hop that names the client
+	fromXFF bool      // the hop is in X-Forwarded-For, not Forwarded
+}
+
+// forwardedFrom returns what logRequests found about a client behind a
+// trusted proxy, or nil when the client is the TCP peer.
+func forwardedFrom(r *http.Request) *forwardedClient {
+	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		return ri.forwarded
+	}
+	return nil
 }
 
 type requestInfoKey struct{}
@@ -54,13 +76,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // logRequests logs one line per request and counts it. The query string is
-// left out of the log: some clients put credentials there.
+// left out of the log: some clients put credentials there. It also sets the
+// request's RemoteAddr to the client's address (clientaddr.go) on the copy
+// it makes anyway, before anything else reads it.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &requestInfo{route: "-"}
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri)))
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri))
+		if client, hop, fromXFF := s.trusted.clientAddress(r.RemoteAddr, r.Header); client != r.RemoteAddr {
+			ri.forwarded = &forwardedClient{peer: r.RemoteAddr, hop: hop, fromXFF: fromXFF}
+			r.RemoteAddr = client
+		}
+		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}

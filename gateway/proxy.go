@@ -76,6 +76,11 @@ func (s *Server) proxy(target *url.URL, t http.RoundTripper) http.Handler {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
+			if ri := forwardedFrom(pr.In); ri != nil {
+				// Behind a trusted proxy: the chain latchkey checked, from
+				// the client to the peer (clientaddr.go).
+				pr.Out.Header.Set("X-Forwarded-For", trustedChain(pr.In.Header, ri.hop, ri.fromXFF, ri.peer))
+			}
 			pr.Out.Host = target.Host
 			setIdentity(pr.Out.Header, PrincipalFrom(pr.In.Context()), s.cfg.Certificates.ImpersonationHeader)
 			if a := admissionFrom(pr.In.Context()); a != nil && a.token != "" {
