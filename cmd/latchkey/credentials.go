@@ -13,7 +13,6 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/credential"
-	"github.com/latchkey/latchkey/pki"
 )
 
 // envSealKey holds the key (32 bytes, base64) that seals API keys made on
@@ -36,6 +35,12 @@ func (a *app) sealKey(cfg *config.Config) ([]byte, error) {
 		}
 		return k, nil
 	}
+	if cfg.Store.Driver == "postgres" {
+		// Every node seals and opens with it (signing keys, keys made on a
+		// user's behalf): a file of each node's own would split them.
+		return nil, fmt.Errorf("with store.driver postgres, every node must have the same seal key: set %s "+
+			"(32 bytes in base64; make one with: head -c 32 /dev/urandom | base64) on every node", envSealKey)
+	}
 	file := filepath.Join(cfg.DataDir, "seal.key")
 	k, err := os.ReadFile(file)
 	if err == nil {
@@ -54,7 +59,45 @@ func (a *app) sealKey(cfg *config.Config) ([]byte, error) {
 	if _, err := rand.Read(k); err != nil {
 		return nil, err
 	}
-	return k, pki.WriteFile(file, k, 0o600)
+	return createOnce(file, k)
+}
+
+// createOnce makes file with content k unless it exists, and returns what
+// the file holds: nodes starting together on a new data directory must all
+// use the one key that the first of them made. The key is written to a file
+// of its own and then linked into place, which fails if another node linked
+// its key first; nobody ever reads a half-written key.
+func createOnce(file string, k []byte) ([]byte, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".seal-*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(k)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o600)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch err := os.Link(tmp.Name(), file); {
+	case err == nil:
+		return k, nil
+	case errors.Is(err, os.ErrExist):
+		theirs, err := os.ReadFile(file)
+		if err == nil && len(theirs) != 32 {
+			err = fmt.Errorf("%s must hold exactly 32 bytes", file)
+		}
+		return theirs, err
+	default:
+		return nil, err
+	}
 }
 
 // previousSealKey returns the previous seal key from the environment, or

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -236,5 +238,36 @@ func TestServeBusyPortKeepsTheAdminPassword(t *testing.T) {
 	_, logs, _ := startServe(t, nil, "--data-dir", dir)
 	if s := logs.String(); !strings.Contains(s, `created the first administrator LOCAL\admin`) || !strings.Contains(s, "shown only this once") {
 		t.Errorf("the next start did not create and announce the administrator:\n%s", s)
+	}
+}
+
+// TestSealKeyMadeOnce: nodes starting together on a new data directory all
+// end up with the one seal key that the first of them wrote.
+func TestSealKeyMadeOnce(t *testing.T) {
+	for trial := range 20 {
+		file := filepath.Join(t.TempDir(), "seal.key")
+		got := make([][]byte, 8)
+		errs := make([]error, len(got))
+		var wg sync.WaitGroup
+		for i := range got {
+			wg.Go(func() {
+				k := make([]byte, 32)
+				k[0] = byte(i + 1)
+				got[i], errs[i] = createOnce(file, k)
+			})
+		}
+		wg.Wait()
+		onDisk, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			if errs[i] != nil || !bytes.Equal(got[i], onDisk) {
+				t.Fatalf("trial %d: node %d got %x (%v), the file holds %x", trial, i, got[i], errs[i], onDisk)
+			}
+		}
+		if entries, _ := os.ReadDir(filepath.Dir(file)); len(entries) != 1 {
+			t.Fatalf("trial %d: left %d files, want seal.key alone", trial, len(entries))
+		}
 	}
 }
