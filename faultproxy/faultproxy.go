@@ -24,6 +24,8 @@ type Proxy struct {
 	conns  map[net.Conn]struct{}
 	closed bool
 
+	refused chan struct{} // one value per connection refused, while it has room
+
 	done chan struct{}
 	wg   sync.WaitGroup
 }
@@ -36,7 +38,8 @@ func Start(target string) (*Proxy, error) {
 	}
 	open := make(chan struct{})
 	close(open)
-	p := &Proxy{ln: ln, target: target, open: open, conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
+	p := &Proxy{ln: ln, target: target, open: open, conns: map[net.Conn]struct{}{}, done: make(chan struct{}),
+		refused: make(chan struct{}, 1024)}
 	p.wg.Go(p.accept)
 	return p, nil
 }
@@ -83,6 +86,10 @@ func (p *Proxy) Refuse(refuse bool) {
 	p.refuse = refuse
 	p.mu.Unlock()
 }
+
+// Refused delivers a value for each connection closed because the proxy
+// refuses, so that a test can wait for a client's attempts to reconnect.
+func (p *Proxy) Refused() <-chan struct{} { return p.refused }
 
 // Close stops listening, closes every connection and waits for the
 // forwarding goroutines.
@@ -147,7 +154,15 @@ func (p *Proxy) accept() {
 		p.mu.Lock()
 		refuse := p.refuse
 		p.mu.Unlock()
-		if refuse || !p.track(c) {
+		if refuse {
+			c.Close()
+			select {
+			case p.refused <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		if !p.track(c) {
 			c.Close()
 			continue
 		}

@@ -99,6 +99,11 @@ func TestProxy(t *testing.T) {
 	if err := roundTrip(t, c3, bufio.NewReader(c3), "refused", 5*time.Second); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("refusing: err = %v, want the connection closed", err)
 	}
+	select {
+	case <-p.Refused():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the refused connection was not reported")
+	}
 	p.Refuse(false)
 	c4, err := net.Dial("tcp", p.Addr())
 	if err != nil {

@@ -223,14 +223,19 @@ func TestClusterOwnTokenDiesWithItsKey(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name   string
-		change func(t *testing.T, keyID string) // on node A
+		change func(t *testing.T, keyID string) latchkey.Change // on node A; the change node B hears
 	}{
-		{"revoked", func(t *testing.T, keyID string) {
+		{"revoked", func(t *testing.T, keyID string) latchkey.Change {
+			k, err := a.st.APIKey(ctx, keyID)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := a.creds.RevokeAPIKey(ctx, nil, keyID, ""); err != nil {
 				t.Fatal(err)
 			}
+			return latchkey.Change{Kind: latchkey.ChangeAPIKey, Name: keyID, UserID: k.UserID}
 		}},
-		{"owner disabled", func(t *testing.T, keyID string) {
+		{"owner disabled", func(t *testing.T, keyID string) latchkey.Change {
 			k, err := a.st.APIKey(ctx, keyID)
 			if err != nil {
 				t.Fatal(err)
@@ -239,6 +244,7 @@ func TestClusterOwnTokenDiesWithItsKey(t *testing.T) {
 			if _, err := a.st.UpdateUser(ctx, k.UserID, latchkey.UserUpdate{Disabled: &yes}); err != nil {
 				t.Fatal(err)
 			}
+			return latchkey.Change{Kind: latchkey.ChangeUser, UserID: k.UserID}
 		}},
 	}
 	for i, tt := range tests {
@@ -254,20 +260,28 @@ func TestClusterOwnTokenDiesWithItsKey(t *testing.T) {
 			get := func() int {
 				return b.serve(request("GET", "/api/data/x", "", "Authorization", "Bearer "+tok)).Code
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for get() != 200 {
-				if time.Now().After(deadline) {
-					t.Fatalf("node B never took the token: %d", get())
-				}
-				time.Sleep(10 * time.Millisecond)
+			if code := get(); code != 200 {
+				t.Fatalf("node B does not take the token: %d", code)
 			}
-			tt.change(t, k.ID)
-			start := time.Now()
-			for get() != 401 {
-				if time.Since(start) > 3*time.Second {
-					t.Fatalf("node B still takes the token %v after the change", time.Since(start))
+			// Wait for node B to hear the change itself, then ask once.
+			heard := make(chan latchkey.Change, 16)
+			t.Cleanup(b.st.Subscribe(func(c latchkey.Change) {
+				select {
+				case heard <- c:
+				default:
 				}
-				time.Sleep(5 * time.Millisecond)
+			}))
+			want := tt.change(t, k.ID)
+			start := time.Now()
+			for c := (latchkey.Change{}); c != want; {
+				select {
+				case c = <-heard:
+				case <-time.After(5 * time.Second):
+					t.Fatalf("node B did not hear %+v within 5s", want)
+				}
+			}
+			if code := get(); code != 401 {
+				t.Fatalf("node B takes the token after hearing %+v: %d", want, code)
 			}
 			t.Logf("node B refused the token %v after the change on A", time.Since(start))
 			if took := time.Since(start); took > time.Second {

@@ -30,13 +30,14 @@ func listenTo(t *testing.T, db *DB) <-chan heard {
 }
 
 // TestFeedBackSoonAfterRestart reaches PostgreSQL through a proxy that
-// plays a restart: every connection cut, new ones refused for some seconds
-// (long enough for a growing backoff to have grown), then accepted again.
+// plays a restart: every connection cut, new ones refused until the
+// listener has tried sixteen times (long enough for a growing backoff to have
+// grown), then accepted again.
 // Right then another node makes a change; the node behind the proxy must
 // hear of it, as the change itself or as the reconnect's resync, within a
 // second of the database accepting connections again.
 func TestFeedBackSoonAfterRestart(t *testing.T) {
-	const tries, down, within = 4, 4 * time.Second, time.Second
+	const tries, refusals, within = 4, 16, time.Second
 	ctx := t.Context()
 	dsn := storetest.PostgresDSN(t)
 	proxy, proxied := storetest.PostgresThroughProxy(t, dsn)
@@ -45,9 +46,23 @@ func TestFeedBackSoonAfterRestart(t *testing.T) {
 	u := newUser(t, b, "goran")
 	var latencies []time.Duration
 	for try := range tries {
+		for len(proxy.Refused()) > 0 { // refusals of the last try
+			<-proxy.Refused()
+		}
 		proxy.Refuse(true)
 		proxy.Cut()
-		time.Sleep(down)   // the scenario: the database is down this long
+		// The scenario: the database stays down while the listener tries
+		// again and again — some seconds, long enough for a growing backoff
+		// to have grown past a second (100 ms doubling: 3.1 s by the 5th
+		// attempt), and for the pool to check its idle connections before
+		// it hands them out again (pgxpool pings those idle over a second).
+		for range refusals {
+			select {
+			case <-proxy.Refused():
+			case <-time.After(20 * time.Second):
+				t.Fatalf("try %d: the listener did not try to reconnect %d times within 20s", try, refusals)
+			}
+		}
 		for len(got) > 0 { // what came before the restart
 			<-got
 		}
@@ -79,7 +94,7 @@ func TestFeedBackSoonAfterRestart(t *testing.T) {
 		}
 		waitFor(t, got, ended, 5*time.Second)
 	}
-	t.Logf("heard within %v of the database coming back (%d tries after %v down each)", latencies, tries, down)
+	t.Logf("heard within %v of the database coming back (%d tries, each after %d refused reconnects)", latencies, tries, refusals)
 	if worst := slices.Max(latencies); worst > within {
 		t.Fatalf("the slowest try heard after %v, want at most %v", worst, within)
 	}
