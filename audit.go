@@ -15,7 +15,12 @@ const (
 	AuditUserCreate     = "user.create"
 	AuditUserUpdate     = "user.update"
 	AuditUserPassword   = "user.password"
+	AuditUserDisable    = "user.disable"
+	AuditUserEnable     = "user.enable"
+	AuditUserDelete     = "user.delete"
+	AuditSessionEndAll  = "session.end_all"
 	AuditAbilityCreate  = "ability.create"
+	AuditAbilityDelete  = "ability.delete"
 	AuditRoleCreate     = "role.create"
 	AuditRoleUpdate     = "role.update"
 	AuditRoleDelete     = "role.delete"
@@ -34,6 +39,7 @@ type AuditEvent struct {
 	Actor        string    `json:"actor"`         // DIR\user, "cli", or the name given at a failed login
 	ActorID      int64     `json:"actor_id"`      // 0 when the actor is not a known user
 	Target       string    `json:"target"`        // what was acted on: a user, role, key id or session id
+	SubjectID    int64     `json:"subject_id"`    // the user the event concerns (whose key, session or account); 0 when none
 	Method       string    `json:"method"`        // the authentication method in use
 	CredentialID string    `json:"credential_id"` // key id, session id or JWT id; never the secret
 	RemoteAddr   string    `json:"remote_addr"`
@@ -42,9 +48,12 @@ type AuditEvent struct {
 
 // AuditFilter selects audit events, newest first.
 type AuditFilter struct {
-	ActorID  int64     // 0 means anyone
-	Action   string    // "" means any; a trailing "." matches a prefix ("login.")
-	Since    time.Time // zero means from the start
-	Limit    int       // 0 means 100
-	BeforeID int64     // page backwards: only events with a smaller id
+	ActorID   int64     // 0 means anyone
+	Actor     string    // "" means anyone; else the actor exactly as recorded ("cli:root", "LAB\goran")
+	SubjectID int64     // 0 means any; else only events about this user
+	Action    string    // "" means any; a trailing "." matches a prefix ("login.")
+	Since     time.Time // zero means from the start
+	Until     time.Time // zero means until now; else only events before it
+	Limit     int       // 0 means 100
+	BeforeID  int64     // page backwards: only events with a smaller id
 }

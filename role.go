@@ -1,9 +1,6 @@
 package latchkey
 
-import (
-	"slices"
-	"time"
-)
+import "time"
 
 // The abilities latchkey itself checks. Operators may define more, for
 // routes to require.
@@ -31,6 +28,22 @@ type Role struct {
 	Abilities   []string  `json:"abilities"`
 	BuiltIn     bool      `json:"builtin"`
 	CreatedAt   time.Time `json:"created"`
+}
+
+// RoleUpdate changes the fields that are not nil.
+type RoleUpdate struct {
+	Description *string
+	Abilities   *[]string
+}
+
+// BuiltInRole returns the built-in role with the name, or nil.
+func BuiltInRole(name string) *Role {
+	for i := range BuiltInRoles {
+		if BuiltInRoles[i].Name == name {
+			return &BuiltInRoles[i]
+		}
+	}
+	return nil
 }
 
 // The built-in roles.
@@ -75,14 +88,4 @@ func ValidateAbilityName(s string) error {
 		}
 	}
 	return nil
-}
-
-// HasAll reports whether have holds every one of want.
-func HasAll(have, want []string) bool {
-	for _, w := range want {
-		if !slices.Contains(have, w) {
-			return false
-		}
-	}
-	return true
 }

@@ -32,10 +32,14 @@ func (s *Session) Active(now time.Time) bool {
 	return s.IdleTimeout <= 0 || now.Sub(s.LastSeenAt) < time.Duration(s.IdleTimeout)
 }
 
-// SessionFilter selects sessions.
+// SessionFilter selects sessions, newest first.
 type SessionFilter struct {
 	UserID       int64 // 0 means every user
 	IncludeEnded bool
+	Limit        int // 0 means no limit
+	// Before pages on: only sessions that sort after this one, newest first
+	// (by creation time, then id). Nil starts at the newest.
+	Before *Session
 }
 
 // Duration is a time.Duration that JSON shows as a Go duration string.

@@ -11,6 +11,12 @@ import (
 // Errors are *Error values: ENOTFOUND when a named thing does not exist,
 // ECONFLICT when it exists already, EINVALID for bad input, EUNAVAILABLE when
 // the database cannot be reached.
+//
+// The administrative writes (users, roles, abilities, ending sessions) take
+// the audit record of the change as their last argument, rec, and append it
+// in the transaction that makes the change, so that a change is never made
+// without its record nor recorded without being made. A nil rec records
+// nothing. The store fills in rec's ID and, when zero, its Time.
 type Store interface {
 	UserStore
 	RoleStore
@@ -34,32 +40,49 @@ type Store interface {
 type UserStore interface {
 	// CreateUser stores u and sets its ID and times. Roles listed in u.Roles
 	// are granted in the same transaction.
-	CreateUser(ctx context.Context, u *User) error
+	CreateUser(ctx context.Context, u *User, rec *AuditEvent) error
 	User(ctx context.Context, id int64) (*User, error)
 	// UserByName finds a user by directory and username, case-insensitively.
 	UserByName(ctx context.Context, directory, username string) (*User, error)
 	// UserByEmail finds the one user with the email, case-insensitively;
 	// ENOTFOUND when none has it or when several do.
 	UserByEmail(ctx context.Context, email string) (*User, error)
+	// Users lists users ordered by directory, username and id (compared
+	// case-insensitively).
 	Users(ctx context.Context, f UserFilter) ([]*User, error)
-	UpdateUser(ctx context.Context, id int64, upd UserUpdate) (*User, error)
+	// UpdateUser changes the fields of upd that are not nil. Disabling a user
+	// ends their sessions in the same transaction.
+	UpdateUser(ctx context.Context, id int64, upd UserUpdate, rec *AuditEvent) (*User, error)
+	// DeleteUser removes the user with their roles, API keys and sessions.
+	DeleteUser(ctx context.Context, id int64, rec *AuditEvent) error
 	// Directories lists the directories that hold at least one user.
 	Directories(ctx context.Context) ([]string, error)
 }
 
 // RoleStore keeps roles, abilities and who holds which role.
+//
+// Two rules hold whoever writes: a built-in role keeps its built-in
+// abilities (others may be added to it), and a change that would leave no
+// enabled user holding the admin role is ECONFLICT — latchkey is never left
+// without an administrator by disabling, deleting or revoking the last one.
 type RoleStore interface {
-	CreateAbility(ctx context.Context, a *Ability) error
+	CreateAbility(ctx context.Context, a *Ability, rec *AuditEvent) error
+	// DeleteAbility removes an ability that is not built in, and takes it
+	// from the roles that grant it.
+	DeleteAbility(ctx context.Context, name string, rec *AuditEvent) error
 	Abilities(ctx context.Context) ([]*Ability, error)
-	CreateRole(ctx context.Context, r *Role) error
+	CreateRole(ctx context.Context, r *Role, rec *AuditEvent) error
 	Role(ctx context.Context, name string) (*Role, error)
 	Roles(ctx context.Context) ([]*Role, error)
-	// SetRoleAbilities replaces the role's abilities; each must exist.
-	SetRoleAbilities(ctx context.Context, role string, abilities []string) error
+	// UpdateRole changes the description and replaces the abilities (each
+	// must exist) where upd says.
+	UpdateRole(ctx context.Context, name string, upd RoleUpdate, rec *AuditEvent) (*Role, error)
 	// DeleteRole removes a role that is not built in, and its grants.
-	DeleteRole(ctx context.Context, name string) error
-	GrantRole(ctx context.Context, userID int64, role string) error
-	RevokeRole(ctx context.Context, userID int64, role string) error
+	DeleteRole(ctx context.Context, name string, rec *AuditEvent) error
+	// GrantRole gives the user the role; granting a role held is ECONFLICT.
+	GrantRole(ctx context.Context, userID int64, role string, rec *AuditEvent) error
+	// RevokeRole takes the role; ENOTFOUND when the user does not hold it.
+	RevokeRole(ctx context.Context, userID int64, role string, rec *AuditEvent) error
 	// UserAccess returns the user's roles and the union of their abilities,
 	// both sorted.
 	UserAccess(ctx context.Context, userID int64) (roles, abilities []string, err error)
@@ -92,14 +115,16 @@ type SessionStore interface {
 	// TouchSessions records last activity for many sessions in one write.
 	TouchSessions(ctx context.Context, lastSeen map[string]time.Time) error
 	// EndSession ends one session; ending an ended session is ECONFLICT.
-	EndSession(ctx context.Context, id string, at time.Time) error
+	EndSession(ctx context.Context, id string, at time.Time, rec *AuditEvent) error
 	// EndUserSessions ends every active session of the user and returns how
 	// many it ended.
-	EndUserSessions(ctx context.Context, userID int64, at time.Time) (int, error)
+	EndUserSessions(ctx context.Context, userID int64, at time.Time, rec *AuditEvent) (int, error)
 }
 
 // AuditStore keeps the audit log.
 type AuditStore interface {
+	// AppendAudit stores an event that records no change of the store's
+	// (a sign-in, a failed one), and sets its ID.
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	AuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
 }

@@ -83,8 +83,26 @@ func NameKey(s string) string { return strings.ToLower(s) }
 // UserFilter selects users. Zero fields select everything.
 type UserFilter struct {
 	Directory string // compared case-insensitively
-	Limit     int    // 0 means no limit
-	Offset    int
+	// Search keeps users whose username, display name or email contains it,
+	// compared case-insensitively.
+	Search   string
+	Role     string // only holders of this role
+	Disabled *bool  // only disabled (true) or enabled (false) users
+	Limit    int    // 0 means no limit
+	// After pages on: only users that sort after this one (by directory,
+	// username and id, as Users orders them). Nil starts at the first.
+	After *UserPosition
+}
+
+// UserPosition is where a user sorts in a list of users.
+type UserPosition struct {
+	Directory, Username string
+	ID                  int64
+}
+
+// Position returns where u sorts.
+func (u *User) Position() *UserPosition {
+	return &UserPosition{Directory: u.Directory, Username: u.Username, ID: u.ID}
 }
 
 // UserUpdate changes the fields that are not nil.
@@ -94,4 +112,7 @@ type UserUpdate struct {
 	Groups       *[]string
 	Disabled     *bool
 	PasswordHash *string
+	// EndSessions ends the user's sessions in the same transaction, as
+	// disabling a user always does.
+	EndSessions bool
 }

@@ -48,7 +48,7 @@ func (e *env) wrongPasswords(n, goodConc int, d time.Duration) error {
 	}
 	for i := range n {
 		u := &latchkey.User{Directory: "LOCAL", Username: fmt.Sprintf("victim%d", i), PasswordHash: hash}
-		if err := e.st.CreateUser(ctx, u); err != nil {
+		if err := e.st.CreateUser(ctx, u, nil); err != nil {
 			return err
 		}
 	}

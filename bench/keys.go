@@ -113,7 +113,7 @@ func (e *env) keyStore(ctx context.Context, size, conc int, d, warm time.Duratio
 	closeCreds := sync.OnceFunc(func() { creds.Close() })
 	defer closeCreds()
 	u := &latchkey.User{Directory: "LOCAL", Username: "owner", Roles: []string{latchkey.RoleAPIKeyUser}}
-	if err := st.CreateUser(ctx, u); err != nil {
+	if err := st.CreateUser(ctx, u, nil); err != nil {
 		return r, err
 	}
 

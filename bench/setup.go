@@ -175,7 +175,7 @@ func setup(ctx context.Context, dir string) (_ *env, err error) {
 	var local *latchkey.User
 	for _, d := range []string{"LOCAL", "INTERNAL"} {
 		u := &latchkey.User{Directory: d, Username: benchUser, PasswordHash: hash, Roles: []string{latchkey.RoleAPIKeyUser}}
-		if err := e.st.CreateUser(ctx, u); err != nil {
+		if err := e.st.CreateUser(ctx, u, nil); err != nil {
 			return nil, err
 		}
 		if d == "LOCAL" {

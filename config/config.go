@@ -23,7 +23,9 @@ type Config struct {
 	Sessions Sessions `yaml:"sessions"`
 	APIKeys  APIKeys  `yaml:"api_keys"`
 	Login    Login    `yaml:"login"`
-	JWT      JWT      `yaml:"jwt"`
+	// Passwords is the policy for passwords that users are given.
+	Passwords Passwords `yaml:"passwords"`
+	JWT       JWT       `yaml:"jwt"`
 	// Certificates says how client certificates map to principals.
 	Certificates Certificates `yaml:"certificates"`
 	Listeners    []Listener   `yaml:"listeners"`
@@ -125,6 +127,9 @@ type Login struct {
 	Path       string `yaml:"path"`         // default "/api/v1/login"
 	LogoutPath string `yaml:"logout_path"`  // default "/api/v1/logout"
 	APIKeyPath string `yaml:"api_key_path"` // prefix of the API key endpoints; default "/api/v1/api_keys"
+	// AdminPath is the prefix of the admin API ({admin_path}/users, /roles,
+	// /abilities, /sessions, /audit); default "/api/v1"; "-" serves none.
+	AdminPath string `yaml:"admin_path"`
 	// AllowedOrigins lists the Origin values accepted on POST, PUT, PATCH
 	// and DELETE, as clients send them ("example.apps.journyx.com" or
 	// "https://example.apps.journyx.com"). The request's own origin is
@@ -135,6 +140,12 @@ type Login struct {
 	MaxFailures        int      `yaml:"max_failures"`         // per account; default 10
 	MaxAddressFailures int      `yaml:"max_address_failures"` // per client address; default 100
 	FailureWindow      Duration `yaml:"failure_window"`       // default 15m
+}
+
+// Passwords is the policy for the passwords users are given, by an
+// administrator or by themselves.
+type Passwords struct {
+	MinLength int `yaml:"min_length"` // default 8; 8 to 256
 }
 
 // JWT configures JSON Web Tokens: the verifiers of tokens that others sign,

@@ -62,8 +62,9 @@ func TestDefault(t *testing.T) {
 		Certificates: Certificates{Identity: "cn", Directory: "INTERNAL", ImpersonationHeader: "X-Qlik-User"},
 		Sessions:     Sessions{Cookie: "wtsession", IdleTimeout: Duration(time.Hour), Lifetime: Duration(24 * time.Hour)},
 		APIKeys:      APIKeys{Header: "X-Api-Key", MaxDays: 365, DefaultDays: 30},
-		Login: Login{Path: "/api/v1/login", LogoutPath: "/api/v1/logout", APIKeyPath: "/api/v1/api_keys",
+		Login: Login{Path: "/api/v1/login", LogoutPath: "/api/v1/logout", APIKeyPath: "/api/v1/api_keys", AdminPath: "/api/v1",
 			MaxFailures: 10, MaxAddressFailures: 100, FailureWindow: Duration(15 * time.Minute)},
+		Passwords: Passwords{MinLength: 8},
 		JWT: JWT{Issuer: JWTIssuer{Algorithm: "ES256", Issuer: "latchkey", Audience: "latchkey",
 			Lifetime: Duration(24 * time.Hour), RotateEvery: Duration(720 * time.Hour)},
 			Session: JWTSession{CSRFCookie: "_csrfToken", CSRFHeader: "qlik-csrf-token"}},
@@ -155,7 +156,7 @@ func TestErrors(t *testing.T) {
 		{"testdata/syntax_error.yaml", opts(), []wantErr{{"", 2, "", "YAML syntax"}}},
 		{"testdata/top_level_list.yaml", opts(), []wantErr{{"", 1, "", "must be a mapping with the keys admin, api_keys, certificates, data_dir, jwt"}}},
 		{"testdata/unknown_top.yaml", opts(), []wantErr{{"", 2, "listner",
-			"unknown key (known keys here: admin, api_keys, certificates, data_dir, jwt, listeners, log, login, routes, server, sessions, store)"}}},
+			"unknown key (known keys here: admin, api_keys, certificates, data_dir, jwt, listeners, log, login, passwords, routes, server, sessions, store)"}}},
 		{"testdata/unknown_nested.yaml", opts(), []wantErr{
 			{"", 6, "listeners[0].tls.foo", "unknown key (known keys here: cert_file, client_auth, client_ca_file, insecure_plain_http, key_file, min_version)"},
 			{"", 11, "routes[0].stripprefix", "unknown key (known keys here: abilities, allow_anonymous, auth, host, jwt_verifiers, listeners, methods, name, prefix, strip_prefix, strip_xrfkey, timeout, upstream, upstream_jwt, xrfkey)"},
@@ -180,6 +181,7 @@ func TestErrors(t *testing.T) {
 			{"", 2, "server.forward_auth_path", `"/api" would take the requests of login.path`},
 			{"", 2, "server.forward_auth_path", `would take the requests of login.logout_path`},
 			{"", 2, "server.forward_auth_path", `would take the requests of login.api_key_path`},
+			{"", 2, "server.forward_auth_path", `would take the requests of the admin API (login.admin_path /api/v1)`},
 			{"", 2, "server.forward_auth_path", `would take the requests of routes[0] (prefix /api/v1/)`}}},
 		{"testdata/forward_auth_fixed.yaml", opts(), []wantErr{
 			{"", 2, "server.forward_auth_path", `"/metrics" would take the requests of latchkey's own /metrics`}}},

@@ -33,6 +33,9 @@ func (c *Config) Validate(authMethods []string) error {
 	v.sessions(c.Sessions)
 	v.apiKeys(c.APIKeys)
 	v.login(c.Login)
+	if n := c.Passwords.MinLength; n < 8 || n > 256 {
+		v.add("passwords.min_length", "%d is out of range; use 8 to 256", n)
+	}
 	v.jwt(c.JWT)
 	names, addrs := map[string]int{}, map[string]int{}
 	for i, l := range c.Listeners {
@@ -48,6 +51,10 @@ func (c *Config) Validate(authMethods []string) error {
 	v.forwardAuth(c)
 	return errors.Join(v.errs...)
 }
+
+// AdminCollections are the collections of the admin API, each served at
+// login.admin_path/<name> and below.
+var AdminCollections = []string{"users", "roles", "abilities", "sessions", "audit"}
 
 // FixedPaths are the endpoints latchkey serves at paths of its own, whatever
 // the configuration says: health, readiness, metrics and the JWKS of its own
@@ -80,6 +87,14 @@ func (v *validator) forwardAuth(c *Config) {
 	} {
 		if e.path != "" {
 			taken = append(taken, e)
+		}
+	}
+	if a := c.Login.AdminPath; a != "-" && a != "" {
+		for _, p := range AdminCollections {
+			if within(path.Join(a, p), fa) {
+				taken = append(taken, endpoint{"the admin API (login.admin_path " + a + ")", path.Join(a, p)})
+				break
+			}
 		}
 	}
 	for i, r := range c.Routes {
@@ -202,6 +217,9 @@ func (v *validator) login(l Login) {
 		if !strings.HasPrefix(p.path, "/") || path.Clean(p.path) != p.path {
 			v.add(p.key, "%q must be a clean absolute path such as /api/v1/login", p.path)
 		}
+	}
+	if l.AdminPath != "-" && (!strings.HasPrefix(l.AdminPath, "/") || path.Clean(l.AdminPath) != l.AdminPath) {
+		v.add("login.admin_path", "%q must be a clean absolute path such as /api/v1, or - for no admin API", l.AdminPath)
 	}
 	for i, o := range l.AllowedOrigins {
 		if o == "" || strings.ContainsAny(o, " /?#") && !strings.Contains(o, "://") {

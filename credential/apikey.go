@@ -199,13 +199,16 @@ type KeyView struct {
 	Key          string     `json:"key,omitempty"`
 }
 
-// Actor is who asks for a change: a principal, or nil for the operator at
-// the command line, who may do anything.
+// Actor is who asks for a change: a principal, or the operator at the
+// command line (Operator, or nil), who may do anything.
 type Actor = *latchkey.Principal
 
 func actorName(a Actor) string {
-	if a == nil {
+	switch {
+	case a == nil || isOperator(a) && a.Username == "":
 		return "cli"
+	case isOperator(a):
+		return "cli:" + a.Username
 	}
 	return a.QualifiedName()
 }
@@ -216,14 +219,14 @@ func actorName(a Actor) string {
 func (s *Service) GenerateAPIKey(ctx context.Context, maker Actor, req KeyRequest, remote string) (*KeyView, error) {
 	ownerID := req.OwnerID
 	if ownerID == 0 {
-		if maker == nil || maker.UserID == 0 {
+		if isOperator(maker) || maker.UserID == 0 {
 			return nil, latchkey.Errorf(latchkey.EINVALID, "Name the user the key is for.")
 		}
 		ownerID = maker.UserID
 	}
-	onBehalf := maker != nil && ownerID != maker.UserID
+	onBehalf := !isOperator(maker) && ownerID != maker.UserID
 	switch {
-	case maker == nil:
+	case isOperator(maker):
 	case onBehalf && !maker.Can(latchkey.AbilityAPIKeyManage):
 		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "Making API keys for other users needs the ability %s.", latchkey.AbilityAPIKeyManage)
 	case !onBehalf && !maker.Can(latchkey.AbilityAPIKeyGenerate):

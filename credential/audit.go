@@ -26,7 +26,7 @@ func actorID(a Actor) int64 {
 
 func actorMethod(a Actor) string {
 	if a == nil {
-		return "cli"
+		return MethodOperator
 	}
 	return a.Method
 }

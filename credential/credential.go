@@ -42,6 +42,9 @@ type Config struct {
 	// PreviousSealKey (empty, or 32 bytes), while the seal key is rotated,
 	// also opens what was sealed before; nothing new is sealed with it.
 	PreviousSealKey []byte
+	// PasswordMinLength is the shortest password a user may be given;
+	// default password.MinLength.
+	PasswordMinLength int
 	// CacheSize bounds each cache (entries); default 100000.
 	CacheSize int
 	// PasswordCacheTTL is how long a successful password check is
@@ -91,6 +94,9 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 	}
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 100_000
+	}
+	if cfg.PasswordMinLength <= 0 {
+		cfg.PasswordMinLength = password.MinLength
 	}
 	if cfg.PasswordCacheTTL <= 0 {
 		cfg.PasswordCacheTTL = 5 * time.Minute

@@ -53,7 +53,7 @@ func (f *fixture) addUser(t testing.TB, name string, roles ...string) *latchkey.
 		t.Fatal(err)
 	}
 	u := &latchkey.User{Directory: "LAB", Username: name, PasswordHash: hash, Roles: roles}
-	if err := f.st.CreateUser(context.Background(), u); err != nil {
+	if err := f.st.CreateUser(context.Background(), u, nil); err != nil {
 		t.Fatal(err)
 	}
 	return u
@@ -212,7 +212,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 		t.Errorf("on-behalf without manage: %v", err)
 	}
 	// Losing apikey.signin refuses the key with 403, at once.
-	if err := f.st.RevokeRole(ctx, u.ID, latchkey.RoleAPIKeyUser); err != nil {
+	if err := f.st.RevokeRole(ctx, u.ID, latchkey.RoleAPIKeyUser, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.VerifyAPIKey(ctx, d.Key); code(err) != latchkey.EFORBIDDEN {
@@ -242,7 +242,7 @@ func TestSessions(t *testing.T) {
 	// Disabling the user ends the use of their sessions at once.
 	_, token, _, _ = f.svc.Login(ctx, `LAB\goran`, "password-goran", "", "")
 	disabled := true
-	f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Disabled: &disabled})
+	f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Disabled: &disabled}, nil)
 	if _, _, err := f.svc.VerifySession(ctx, token); code(err) != latchkey.EUNAUTHORIZED {
 		t.Fatalf("session of a disabled user verifies: %v", err)
 	}
@@ -312,7 +312,7 @@ func TestRememberedPassword(t *testing.T) {
 		t.Fatal(c)
 	}
 	hash, _ := f.h.Hash(ctx, "a new password")
-	if _, err := f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{PasswordHash: &hash}); err != nil {
+	if _, err := f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{PasswordHash: &hash}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c := signIn(`LAB\sven`, "password-sven", "192.0.2.1:1"); c != latchkey.EUNAUTHORIZED {
@@ -322,7 +322,7 @@ func TestRememberedPassword(t *testing.T) {
 		t.Fatalf("the new password: %q", c)
 	}
 	disabled := true
-	if _, err := f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Disabled: &disabled}); err != nil {
+	if _, err := f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Disabled: &disabled}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c := signIn(`LAB\sven`, "a new password", "192.0.2.1:1"); c != latchkey.EUNAUTHORIZED {

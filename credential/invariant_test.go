@@ -23,12 +23,12 @@ type storeChange struct {
 var storeChanges = []storeChange{
 	{"disable", func(t *testing.T, f *fixture, u *latchkey.User, _, _ string) {
 		disabled := true
-		if _, err := f.st.UpdateUser(context.Background(), u.ID, latchkey.UserUpdate{Disabled: &disabled}); err != nil {
+		if _, err := f.st.UpdateUser(context.Background(), u.ID, latchkey.UserUpdate{Disabled: &disabled}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}, latchkey.EUNAUTHORIZED, latchkey.EUNAUTHORIZED, latchkey.EUNAUTHORIZED},
 	{"role revoke", func(t *testing.T, f *fixture, u *latchkey.User, _, _ string) {
-		if err := f.st.RevokeRole(context.Background(), u.ID, latchkey.RoleAPIKeyUser); err != nil {
+		if err := f.st.RevokeRole(context.Background(), u.ID, latchkey.RoleAPIKeyUser, nil); err != nil {
 			t.Fatal(err)
 		}
 	}, latchkey.EFORBIDDEN, "", ""},
@@ -38,7 +38,7 @@ var storeChanges = []storeChange{
 		}
 	}, latchkey.EUNAUTHORIZED, "", ""},
 	{"logout", func(t *testing.T, f *fixture, _ *latchkey.User, _, sessionID string) {
-		if err := f.st.EndSession(context.Background(), sessionID, time.Now()); err != nil {
+		if err := f.st.EndSession(context.Background(), sessionID, time.Now(), nil); err != nil {
 			t.Fatal(err)
 		}
 	}, "", latchkey.EUNAUTHORIZED, ""},
@@ -47,7 +47,7 @@ var storeChanges = []storeChange{
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.st.UpdateUser(context.Background(), u.ID, latchkey.UserUpdate{PasswordHash: &hash}); err != nil {
+		if _, err := f.st.UpdateUser(context.Background(), u.ID, latchkey.UserUpdate{PasswordHash: &hash}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}, "", "", latchkey.EUNAUTHORIZED},

@@ -105,10 +105,10 @@ func (s *Service) jwtUser(ctx context.Context, id JWTIdentity, remote string) (*
 		if err = u.Validate(); err != nil {
 			return nil, err
 		}
-		err = s.store.CreateUser(ctx, u)
+		err = s.store.CreateUser(ctx, u, &latchkey.AuditEvent{Time: s.now(), Action: latchkey.AuditUserCreate,
+			Actor: u.QualifiedName(), Target: u.QualifiedName(), Method: ByJWT, CredentialID: id.JTI,
+			RemoteAddr: remote, Detail: "first sign-in with a JWT"})
 		if err == nil {
-			s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditUserCreate, Actor: u.QualifiedName(), ActorID: u.ID,
-				Target: u.QualifiedName(), Method: ByJWT, CredentialID: id.JTI, RemoteAddr: remote, Detail: "first sign-in with a JWT"})
 			return u, nil
 		}
 		if latchkey.ErrorCode(err) == latchkey.ECONFLICT { // made meanwhile by a concurrent exchange
@@ -131,12 +131,9 @@ func (s *Service) jwtUser(ctx context.Context, id JWTIdentity, remote string) (*
 	if upd == (latchkey.UserUpdate{}) {
 		return u, nil
 	}
-	if u, err = s.store.UpdateUser(ctx, u.ID, upd); err != nil {
-		return nil, err
-	}
-	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditUserUpdate, Actor: u.QualifiedName(), ActorID: u.ID,
-		Target: u.QualifiedName(), Method: ByJWT, CredentialID: id.JTI, RemoteAddr: remote, Detail: "name, email or groups from a JWT"})
-	return u, nil
+	return s.store.UpdateUser(ctx, u.ID, upd, &latchkey.AuditEvent{Time: s.now(), Action: latchkey.AuditUserUpdate,
+		Actor: u.QualifiedName(), ActorID: u.ID, Target: u.QualifiedName(), SubjectID: u.ID, Method: ByJWT,
+		CredentialID: id.JTI, RemoteAddr: remote, Detail: "name, email or groups from a JWT"})
 }
 
 // csrfLabel separates the CSRF token's hash from every other hash of a

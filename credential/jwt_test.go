@@ -15,7 +15,7 @@ func TestSignInByEmail(t *testing.T) {
 	ctx := context.Background()
 	u := f.addUser(t, "goran", latchkey.RoleAPIKeyUser)
 	email := "Goran@Example.com"
-	if _, err := f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Email: &email}); err != nil {
+	if _, err := f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Email: &email}, nil); err != nil {
 		t.Fatal(err)
 	}
 	key, err := f.svc.GenerateAPIKey(ctx, nil, KeyRequest{OwnerID: u.ID}, "")
@@ -116,7 +116,7 @@ func TestOpenJWTSession(t *testing.T) {
 		t.Errorf("%d users in CLOUD", len(users))
 	}
 	disabled := true
-	if _, err := f.st.UpdateUser(ctx, p.UserID, latchkey.UserUpdate{Disabled: &disabled}); err != nil {
+	if _, err := f.st.UpdateUser(ctx, p.UserID, latchkey.UserUpdate{Disabled: &disabled}, nil); err != nil {
 		t.Fatal(err)
 	}
 	id.JTI = "jti-3"

@@ -27,7 +27,7 @@ func TestAccess(t *testing.T) {
 	// A disabled user is found, disabled, at once (the change feed drops
 	// the cached entry).
 	disabled := true
-	if _, err := f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Disabled: &disabled}); err != nil {
+	if _, err := f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Disabled: &disabled}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _, _, found, err := f.svc.Access(ctx, "LAB", "goran"); err != nil || !found || !got.Disabled {

@@ -173,6 +173,9 @@ func (s *Service) EndSession(ctx context.Context, token, remote string) error {
 // EndSessionByID ends a session of the viewer's own, or anyone's with
 // sessions.manage.
 func (s *Service) EndSessionByID(ctx context.Context, viewer Actor, id, remote string) error {
+	if viewer != nil && viewer.ReadOnly {
+		return latchkey.Errorf(latchkey.EFORBIDDEN, "These credentials are read-only: ending a session is a change.")
+	}
 	sess, err := s.store.Session(ctx, id)
 	if err == nil && !maySeeSessions(viewer, sess.UserID) {
 		err = latchkey.Errorf(latchkey.ENOTFOUND, "No session %s.", id)
@@ -183,13 +186,15 @@ func (s *Service) EndSessionByID(ctx context.Context, viewer Actor, id, remote s
 	return s.endSession(ctx, actorName(viewer), actorID(viewer), actorMethod(viewer), sess, remote)
 }
 
+// endSession ends sess, with its audit record; ending an ended session
+// records nothing and is not an error.
 func (s *Service) endSession(ctx context.Context, actor string, actorID int64, method string, sess *latchkey.Session, remote string) error {
-	err := s.store.EndSession(ctx, sess.ID, s.now())
+	err := s.store.EndSession(ctx, sess.ID, s.now(), &latchkey.AuditEvent{Time: s.now(), Action: latchkey.AuditSessionEnd,
+		Actor: actor, ActorID: actorID, Target: sess.ID, SubjectID: sess.UserID, Method: method,
+		CredentialID: sess.ID, RemoteAddr: remote})
 	if err != nil && latchkey.ErrorCode(err) != latchkey.ECONFLICT {
 		return err
 	}
-	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditSessionEnd, Actor: actor, ActorID: actorID,
-		Target: sess.ID, Method: method, CredentialID: sess.ID, RemoteAddr: remote})
 	return nil
 }
 

@@ -220,7 +220,7 @@ func newAccount(t *testing.T, st latchkey.Store, svc *Service, h *password.Hashe
 		t.Fatal(err)
 	}
 	u := &latchkey.User{Directory: "LAB", Username: name, PasswordHash: hash, Roles: []string{latchkey.RoleAPIKeyUser}}
-	if err := st.CreateUser(ctx, u); err != nil {
+	if err := st.CreateUser(ctx, u, nil); err != nil {
 		t.Fatal(err)
 	}
 	a := &account{user: u, login: `LAB\` + name, wake: make(chan struct{}, 1)}
@@ -265,14 +265,19 @@ func change(ctx context.Context, st latchkey.Store, svc *Service, h *password.Ha
 	switch r.IntN(8) {
 	case 0, 1: // disable or enable
 		n.disabled = !s.disabled
-		_, err := st.UpdateUser(ctx, id, latchkey.UserUpdate{Disabled: &n.disabled})
-		return &n, err
+		if _, err := st.UpdateUser(ctx, id, latchkey.UserUpdate{Disabled: &n.disabled}, nil); err != nil || !n.disabled {
+			return &n, err
+		}
+		// Disabling ended the session; the next one, opened now, works
+		// once the user is enabled again.
+		n.oldSessions = append(n.oldSessions, s.session)
+		return &n, newSession(ctx, svc, a.user, &n)
 	case 2, 3: // revoke or grant the role that has apikey.signin
 		n.hasRole = !s.hasRole
 		if n.hasRole {
-			return &n, st.GrantRole(ctx, id, latchkey.RoleAPIKeyUser)
+			return &n, st.GrantRole(ctx, id, latchkey.RoleAPIKeyUser, nil)
 		}
-		return &n, st.RevokeRole(ctx, id, latchkey.RoleAPIKeyUser)
+		return &n, st.RevokeRole(ctx, id, latchkey.RoleAPIKeyUser, nil)
 	case 4, 5: // revoke the key, and make the next one
 		if err := st.RevokeAPIKey(ctx, s.keyID, time.Now()); err != nil {
 			return nil, err
@@ -280,7 +285,7 @@ func change(ctx context.Context, st latchkey.Store, svc *Service, h *password.Ha
 		n.oldKeys = append(n.oldKeys, s.key)
 		return &n, newKey(ctx, st, a.user, &n)
 	case 6: // end the session, and open the next one
-		if err := st.EndSession(ctx, s.sessionID, time.Now()); err != nil {
+		if err := st.EndSession(ctx, s.sessionID, time.Now(), nil); err != nil {
 			return nil, err
 		}
 		n.oldSessions = append(n.oldSessions, s.session)
@@ -292,7 +297,7 @@ func change(ctx context.Context, st latchkey.Store, svc *Service, h *password.Ha
 		if err != nil {
 			return nil, err
 		}
-		_, err = st.UpdateUser(ctx, id, latchkey.UserUpdate{PasswordHash: &hash})
+		_, err = st.UpdateUser(ctx, id, latchkey.UserUpdate{PasswordHash: &hash}, nil)
 		return &n, err
 	}
 }

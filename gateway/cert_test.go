@@ -84,7 +84,7 @@ func TestCertMethod(t *testing.T) {
 	f.addUser(`INTERNAL\alice`, latchkey.RoleAPIKeyUser)
 	off := f.addUser(`LAB\off`)
 	disabled := true
-	if _, err := f.st.UpdateUser(t.Context(), off.ID, latchkey.UserUpdate{Disabled: &disabled}); err != nil {
+	if _, err := f.st.UpdateUser(t.Context(), off.ID, latchkey.UserUpdate{Disabled: &disabled}, nil); err != nil {
 		t.Fatal(err)
 	}
 	s := certGateway(t, f, config.Certificates{Trusted: []string{"cn:QlikClient", pki.Fingerprint(p.sans.Cert)}}, "")

@@ -161,7 +161,7 @@ func BenchmarkDecisionBasicUncachedDefaultParams(b *testing.B) {
 		n++
 		name := fmt.Sprintf("goran%d", n)
 		u := &latchkey.User{Directory: "LAB", Username: name, PasswordHash: hash, Roles: []string{latchkey.RoleAPIKeyUser}}
-		if err := f.st.CreateUser(context.Background(), u); err != nil {
+		if err := f.st.CreateUser(context.Background(), u, nil); err != nil {
 			b.Fatal(err)
 		}
 		decide := decider(b, f.s, request("GET", "/api/v1/x", "", "Authorization", basic(`LAB\`+name, "password-goran")), name)

@@ -116,7 +116,7 @@ func (f *fixture) addUser(login string, roles ...string) *latchkey.User {
 		f.t.Fatal(err)
 	}
 	u := &latchkey.User{Directory: dir, Username: name, PasswordHash: hash, Roles: roles}
-	if err := f.st.CreateUser(context.Background(), u); err != nil {
+	if err := f.st.CreateUser(context.Background(), u, nil); err != nil {
 		f.t.Fatal(err)
 	}
 	return u

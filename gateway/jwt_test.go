@@ -157,7 +157,7 @@ func TestJWTMethod(t *testing.T) {
 	admin := f.addUser(`LAB\anna`, latchkey.RoleAdmin)
 	f.addUser(`LAB\olle`)
 	disabled := true
-	if _, err := f.st.UpdateUser(context.Background(), f.addUser(`LAB\gone`).ID, latchkey.UserUpdate{Disabled: &disabled}); err != nil {
+	if _, err := f.st.UpdateUser(context.Background(), f.addUser(`LAB\gone`).ID, latchkey.UserUpdate{Disabled: &disabled}, nil); err != nil {
 		t.Fatal(err)
 	}
 	qs, idp := bearerJWT(t, "qs"), bearerJWT(t, "idp", "userId", "ivan", "jti", nil)

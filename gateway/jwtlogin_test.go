@@ -24,7 +24,7 @@ func (f *jwtFixture) jwtLogin(email, secret string) (int, string) {
 func (f *jwtFixture) addEmailUser(name, email string, roles ...string) *latchkey.User {
 	f.t.Helper()
 	u := f.addUser(name, roles...)
-	u, err := f.st.UpdateUser(context.Background(), u.ID, latchkey.UserUpdate{Email: &email})
+	u, err := f.st.UpdateUser(context.Background(), u.ID, latchkey.UserUpdate{Email: &email}, nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}

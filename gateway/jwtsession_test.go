@@ -217,7 +217,7 @@ func TestJWTSessionSingleUseAndUsers(t *testing.T) {
 		t.Errorf("users after the second exchange: %+v", users)
 	}
 	disabled := true
-	f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Disabled: &disabled})
+	f.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Disabled: &disabled}, nil)
 	if w := f.exchange(f.cloudToken("bob", nil)); w.Code != 401 {
 		t.Errorf("disabled user: %d %s", w.Code, w.Body)
 	}

@@ -43,8 +43,13 @@ func TestRememberedPrincipalsFollowTheStore(t *testing.T) {
 		t.Fatalf("cert before the grant: %d %v", c, roles)
 	}
 	viaCert()
+	// Another administrator, so that olle and alice may both be disabled.
+	root := f.addUser(`LABoot`)
+	if err := f.st.GrantRole(t.Context(), root.ID, latchkey.RoleAdmin, nil); err != nil {
+		t.Fatal(err)
+	}
 	for _, id := range []int64{olle.ID, alice.ID} {
-		if err := f.st.GrantRole(t.Context(), id, latchkey.RoleAdmin); err != nil {
+		if err := f.st.GrantRole(t.Context(), id, latchkey.RoleAdmin, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -56,7 +61,7 @@ func TestRememberedPrincipalsFollowTheStore(t *testing.T) {
 	}
 	for _, disabled := range []bool{true, false} {
 		for _, id := range []int64{olle.ID, alice.ID} {
-			if _, err := f.st.UpdateUser(t.Context(), id, latchkey.UserUpdate{Disabled: &disabled}); err != nil {
+			if _, err := f.st.UpdateUser(t.Context(), id, latchkey.UserUpdate{Disabled: &disabled}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}

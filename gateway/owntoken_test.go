@@ -158,7 +158,7 @@ func TestOwnTokensKeepTheirCredential(t *testing.T) {
 			f := newOwnTokenFixture(t)
 			u := f.addUser("quant", latchkey.RoleAPIKeyUser)
 			email := "quant@example.com"
-			if _, err := f.st.UpdateUser(context.Background(), u.ID, latchkey.UserUpdate{Email: &email}); err != nil {
+			if _, err := f.st.UpdateUser(context.Background(), u.ID, latchkey.UserUpdate{Email: &email}, nil); err != nil {
 				t.Fatal(err)
 			}
 			s := setup{f, u}
@@ -241,7 +241,7 @@ func TestClusterOwnTokenDiesWithItsKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			yes := true
-			if _, err := a.st.UpdateUser(ctx, k.UserID, latchkey.UserUpdate{Disabled: &yes}); err != nil {
+			if _, err := a.st.UpdateUser(ctx, k.UserID, latchkey.UserUpdate{Disabled: &yes}, nil); err != nil {
 				t.Fatal(err)
 			}
 			return latchkey.Change{Kind: latchkey.ChangeUser, UserID: k.UserID}
@@ -252,7 +252,7 @@ func TestClusterOwnTokenDiesWithItsKey(t *testing.T) {
 			name := fmt.Sprintf("quant%d", i)
 			u := a.addUser(name, latchkey.RoleAPIKeyUser)
 			email := name + "@example.com"
-			if _, err := a.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Email: &email}); err != nil {
+			if _, err := a.st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Email: &email}, nil); err != nil {
 				t.Fatal(err)
 			}
 			k := a.key(u, false)

@@ -93,7 +93,7 @@ func TestClusterChangesReachOtherNode(t *testing.T) {
 			password: "password-" + name}
 	}
 	setDisabled := func(t *testing.T, tr *clusterTry, disabled bool) {
-		if _, err := a.st.UpdateUser(ctx, tr.u.ID, latchkey.UserUpdate{Disabled: &disabled}); err != nil {
+		if _, err := a.st.UpdateUser(ctx, tr.u.ID, latchkey.UserUpdate{Disabled: &disabled}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -138,7 +138,7 @@ func TestClusterChangesReachOtherNode(t *testing.T) {
 			}
 		}, keyCheck, func(t *testing.T, tr *clusterTry) { setDisabled(t, tr, true) }, 200, 401},
 		{"role revoke", nil, keyCheck, func(t *testing.T, tr *clusterTry) {
-			if err := a.st.RevokeRole(ctx, tr.u.ID, latchkey.RoleAPIKeyUser); err != nil {
+			if err := a.st.RevokeRole(ctx, tr.u.ID, latchkey.RoleAPIKeyUser, nil); err != nil {
 				t.Fatal(err)
 			}
 		}, 200, 403},

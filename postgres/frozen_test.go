@@ -26,7 +26,7 @@ func storeCalls() []struct {
 		call call
 	}{
 		{"CreateUser", func(ctx context.Context, s latchkey.Store) error {
-			return s.CreateUser(ctx, &latchkey.User{Directory: "LOCAL", Username: "frozen"})
+			return s.CreateUser(ctx, &latchkey.User{Directory: "LOCAL", Username: "frozen"}, nil)
 		}},
 		{"User", func(ctx context.Context, s latchkey.Store) error { _, err := s.User(ctx, 1); return err }},
 		{"UserByName", func(ctx context.Context, s latchkey.Store) error {
@@ -40,28 +40,33 @@ func storeCalls() []struct {
 		}},
 		{"UpdateUser", func(ctx context.Context, s latchkey.Store) error {
 			off := true
-			_, err := s.UpdateUser(ctx, 1, latchkey.UserUpdate{Disabled: &off})
+			_, err := s.UpdateUser(ctx, 1, latchkey.UserUpdate{Disabled: &off}, nil)
 			return err
 		}},
 		{"Directories", func(ctx context.Context, s latchkey.Store) error { _, err := s.Directories(ctx); return err }},
 		{"CreateAbility", func(ctx context.Context, s latchkey.Store) error {
-			return s.CreateAbility(ctx, &latchkey.Ability{Name: "frozen.read"})
+			return s.CreateAbility(ctx, &latchkey.Ability{Name: "frozen.read"}, nil)
 		}},
 		{"Abilities", func(ctx context.Context, s latchkey.Store) error { _, err := s.Abilities(ctx); return err }},
 		{"CreateRole", func(ctx context.Context, s latchkey.Store) error {
-			return s.CreateRole(ctx, &latchkey.Role{Name: "frozen"})
+			return s.CreateRole(ctx, &latchkey.Role{Name: "frozen"}, nil)
 		}},
 		{"Role", func(ctx context.Context, s latchkey.Store) error {
 			_, err := s.Role(ctx, latchkey.RoleAdmin)
 			return err
 		}},
 		{"Roles", func(ctx context.Context, s latchkey.Store) error { _, err := s.Roles(ctx); return err }},
-		{"SetRoleAbilities", func(ctx context.Context, s latchkey.Store) error {
-			return s.SetRoleAbilities(ctx, "frozen", []string{latchkey.AbilityAuditRead})
+		{"UpdateRole", func(ctx context.Context, s latchkey.Store) error {
+			_, err := s.UpdateRole(ctx, "frozen", latchkey.RoleUpdate{Abilities: &[]string{latchkey.AbilityAuditRead}}, nil)
+			return err
 		}},
-		{"DeleteRole", func(ctx context.Context, s latchkey.Store) error { return s.DeleteRole(ctx, "frozen") }},
-		{"GrantRole", func(ctx context.Context, s latchkey.Store) error { return s.GrantRole(ctx, 1, latchkey.RoleAdmin) }},
-		{"RevokeRole", func(ctx context.Context, s latchkey.Store) error { return s.RevokeRole(ctx, 1, latchkey.RoleAdmin) }},
+		{"DeleteRole", func(ctx context.Context, s latchkey.Store) error { return s.DeleteRole(ctx, "frozen", nil) }},
+		{"DeleteUser", func(ctx context.Context, s latchkey.Store) error { return s.DeleteUser(ctx, 1, nil) }},
+		{"DeleteAbility", func(ctx context.Context, s latchkey.Store) error { return s.DeleteAbility(ctx, "frozen.x", nil) }},
+		{"GrantRole", func(ctx context.Context, s latchkey.Store) error { return s.GrantRole(ctx, 1, latchkey.RoleAdmin, nil) }},
+		{"RevokeRole", func(ctx context.Context, s latchkey.Store) error {
+			return s.RevokeRole(ctx, 1, latchkey.RoleAdmin, nil)
+		}},
 		{"UserAccess", func(ctx context.Context, s latchkey.Store) error { _, _, err := s.UserAccess(ctx, 1); return err }},
 		{"CreateAPIKey", func(ctx context.Context, s latchkey.Store) error {
 			return s.CreateAPIKey(ctx, &latchkey.APIKey{ID: "frozen", UserID: 1, Hash: hash, ExpiresAt: later})
@@ -89,9 +94,9 @@ func storeCalls() []struct {
 		{"TouchSessions", func(ctx context.Context, s latchkey.Store) error {
 			return s.TouchSessions(ctx, map[string]time.Time{"s": now})
 		}},
-		{"EndSession", func(ctx context.Context, s latchkey.Store) error { return s.EndSession(ctx, "s", now) }},
+		{"EndSession", func(ctx context.Context, s latchkey.Store) error { return s.EndSession(ctx, "s", now, nil) }},
 		{"EndUserSessions", func(ctx context.Context, s latchkey.Store) error {
-			_, err := s.EndUserSessions(ctx, 1, now)
+			_, err := s.EndUserSessions(ctx, 1, now, nil)
 			return err
 		}},
 		{"AppendAudit", func(ctx context.Context, s latchkey.Store) error {
@@ -209,7 +214,7 @@ func TestTimeoutLeavesIdleConnections(t *testing.T) {
 	if _, err := a.User(ctx, u.ID); err != nil {
 		t.Fatalf("a pooled connection after idling: %v", err)
 	}
-	if _, err := b.EndUserSessions(ctx, u.ID, time.Now()); err != nil {
+	if _, err := b.EndUserSessions(ctx, u.ID, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	want := []latchkey.Change{{Kind: latchkey.ChangeUserSession, UserID: u.ID}}

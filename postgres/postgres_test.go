@@ -96,7 +96,7 @@ func TestStore(t *testing.T) {
 func newUser(t *testing.T, db *DB, name string) *latchkey.User {
 	t.Helper()
 	u := &latchkey.User{Directory: "LAB", Username: name}
-	if err := db.CreateUser(t.Context(), u); err != nil {
+	if err := db.CreateUser(t.Context(), u, nil); err != nil {
 		t.Fatal(err)
 	}
 	return u
@@ -111,7 +111,7 @@ func TestChangeReachesOtherNode(t *testing.T) {
 	heardA, heardB := storetest.Record(t, a), storetest.Record(t, b)
 	u := newUser(t, b, "goran")
 
-	if err := b.GrantRole(ctx, u.ID, latchkey.RoleAdmin); err != nil {
+	if err := b.GrantRole(ctx, u.ID, latchkey.RoleAdmin, nil); err != nil {
 		t.Fatal(err)
 	}
 	granted := latchkey.Change{Kind: latchkey.ChangeUserRoles, UserID: u.ID}
@@ -127,7 +127,7 @@ func TestChangeReachesOtherNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	added := latchkey.Change{Kind: latchkey.ChangeSigningKey, Name: "kid"}
-	if _, err := b.EndUserSessions(ctx, u.ID, time.Now()); err != nil {
+	if _, err := b.EndUserSessions(ctx, u.ID, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	ended := latchkey.Change{Kind: latchkey.ChangeUserSession, UserID: u.ID}
@@ -153,12 +153,12 @@ func TestSchemasDoNotHearEachOther(t *testing.T) {
 		t.Fatalf("DeleteSigningKey: %v", err)
 	}
 	u := newUser(t, x, "goran")
-	if _, err := x.EndUserSessions(ctx, u.ID, time.Now()); err != nil {
+	if _, err := x.EndUserSessions(ctx, u.ID, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	// y2's change commits after x's: once y1 hears it, x's would have come.
 	v := newUser(t, y2, "anna")
-	if _, err := y2.EndUserSessions(ctx, v.ID, time.Now()); err != nil {
+	if _, err := y2.EndUserSessions(ctx, v.ID, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	want := latchkey.Change{Kind: latchkey.ChangeUserSession, UserID: v.ID}
@@ -185,7 +185,7 @@ func TestResyncAfterLostConnection(t *testing.T) {
 		t.Fatalf("the listener still uses backend %d", pid)
 	}
 	u := newUser(t, b, "goran")
-	if _, err := b.EndUserSessions(ctx, u.ID, time.Now()); err != nil {
+	if _, err := b.EndUserSessions(ctx, u.ID, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	heard.Wait(t, latchkey.Change{Kind: latchkey.ChangeUserSession, UserID: u.ID}, 5*time.Second)
@@ -215,7 +215,7 @@ func TestQuietListenerStaysConnected(t *testing.T) {
 	u := newUser(t, b, "goran")
 	for i := range 3 {
 		time.Sleep(4 * healthInterval) // not an assertion: lets several health checks run
-		if _, err := b.EndUserSessions(ctx, u.ID, time.Now()); err != nil {
+		if _, err := b.EndUserSessions(ctx, u.ID, time.Now(), nil); err != nil {
 			t.Fatal(err)
 		}
 		want := slices.Repeat([]latchkey.Change{{Kind: latchkey.ChangeUserSession, UserID: u.ID}}, i+1)

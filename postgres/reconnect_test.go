@@ -68,7 +68,7 @@ func TestFeedBackSoonAfterRestart(t *testing.T) {
 		}
 		proxy.Refuse(false)
 		back := time.Now()
-		if _, err := b.EndUserSessions(ctx, u.ID, time.Now()); err != nil {
+		if _, err := b.EndUserSessions(ctx, u.ID, time.Now(), nil); err != nil {
 			t.Fatal(err)
 		}
 		ended := latchkey.Change{Kind: latchkey.ChangeUserSession, UserID: u.ID}
@@ -89,7 +89,7 @@ func TestFeedBackSoonAfterRestart(t *testing.T) {
 		if err := a.Ping(ctx); err != nil {
 			t.Fatalf("try %d: %v", try, err)
 		}
-		if _, err := b.EndUserSessions(ctx, u.ID, time.Now()); err != nil {
+		if _, err := b.EndUserSessions(ctx, u.ID, time.Now(), nil); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, got, ended, 5*time.Second)

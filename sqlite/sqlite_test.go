@@ -49,7 +49,7 @@ func TestChangeFromAnotherProcess(t *testing.T) {
 	heard, own := storetest.Record(t, server), storetest.Record(t, cli)
 
 	u := &latchkey.User{Directory: "LAB", Username: "goran"}
-	if err := cli.CreateUser(ctx, u); err != nil {
+	if err := cli.CreateUser(ctx, u, nil); err != nil {
 		t.Fatal(err)
 	}
 	k := &latchkey.APIKey{ID: "lk_a", UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour), Hash: []byte("h")}
@@ -67,11 +67,11 @@ func TestChangeFromAnotherProcess(t *testing.T) {
 
 	// The server's own change reaches it once: once the server hears cli's
 	// later change, its poller has read past its own row, in seq order.
-	if err := server.GrantRole(ctx, u.ID, latchkey.RoleAdmin); err != nil {
+	if err := server.GrantRole(ctx, u.ID, latchkey.RoleAdmin, nil); err != nil {
 		t.Fatal(err)
 	}
 	granted := latchkey.Change{Kind: latchkey.ChangeUserRoles, UserID: u.ID}
-	if _, err := cli.EndUserSessions(ctx, u.ID, time.Now()); err != nil {
+	if _, err := cli.EndUserSessions(ctx, u.ID, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	ended := latchkey.Change{Kind: latchkey.ChangeUserSession, UserID: u.ID}
@@ -149,7 +149,7 @@ func TestPersistsAcrossReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := &latchkey.User{Directory: "LAB", Username: "goran", Roles: []string{latchkey.RoleAdmin}}
-	if err := db.CreateUser(ctx, u); err != nil {
+	if err := db.CreateUser(ctx, u, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
@@ -252,7 +252,7 @@ func TestLockedWriteTimesOut(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"CreateUser", func() error { return db.CreateUser(ctx, &latchkey.User{Directory: "LAB", Username: "ivo"}) }},
+		{"CreateUser", func() error { return db.CreateUser(ctx, &latchkey.User{Directory: "LAB", Username: "ivo"}, nil) }},
 		{"RevokeAPIKey", func() error { return db.RevokeAPIKey(ctx, "k", time.Now()) }},
 		{"TouchAPIKeys", func() error { return db.TouchAPIKeys(ctx, map[string]time.Time{"k": time.Now()}) }},
 	}

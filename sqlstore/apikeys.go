@@ -37,7 +37,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *latchkey.APIKey) error {
 	if len(k.Reveal) > 0 {
 		reveal = k.Reveal
 	}
-	err := s.tx(ctx, "create API key", func(tx *sql.Tx, _ func(latchkey.Change)) error {
+	err := s.tx(ctx, "create API key", nil, func(tx *sql.Tx, _ func(latchkey.Change)) error {
 		if err := userExists(ctx, tx, k.UserID); err != nil {
 			return err
 		}
@@ -119,7 +119,7 @@ func (s *Store) APIKeys(ctx context.Context, f latchkey.APIKeyFilter) ([]*latchk
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.tx(ctx, "revoke API key", func(tx *sql.Tx, emit func(latchkey.Change)) error {
+	return s.tx(ctx, "revoke API key", nil, func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		var userID int64
 		err := tx.QueryRowContext(ctx, `UPDATE api_keys SET revoked = $2, reveal = NULL
 			WHERE id = $1 AND revoked IS NULL RETURNING user_id`, id, micros(at)).Scan(&userID)
@@ -156,7 +156,7 @@ func (s *Store) TakeAPIKeyReveal(ctx context.Context, id string) ([]byte, error)
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var reveal []byte
-	err := s.tx(ctx, "take API key reveal", func(tx *sql.Tx, _ func(latchkey.Change)) error {
+	err := s.tx(ctx, "take API key reveal", nil, func(tx *sql.Tx, _ func(latchkey.Change)) error {
 		none := latchkey.Errorf(latchkey.ENOTFOUND, "The API key %q has no secret to show.", id)
 		err := tx.QueryRowContext(ctx, `SELECT reveal FROM api_keys WHERE id = $1 AND reveal IS NOT NULL`, id).Scan(&reveal)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -188,7 +188,7 @@ func (s *Store) touch(ctx context.Context, op, update string, times map[string]t
 	if len(times) == 0 {
 		return nil
 	}
-	return s.tx(ctx, op, func(tx *sql.Tx, _ func(latchkey.Change)) error {
+	return s.tx(ctx, op, nil, func(tx *sql.Tx, _ func(latchkey.Change)) error {
 		stmt, err := tx.PrepareContext(ctx, update)
 		if err != nil {
 			return err

@@ -22,19 +22,22 @@ func (s *Store) AppendAudit(ctx context.Context, e *latchkey.AuditEvent) error {
 	if e.Action == "" {
 		return latchkey.Errorf(latchkey.EINVALID, "The audit event has no action.")
 	}
-	at := e.Time
-	if at.IsZero() {
-		at = s.now()
-	}
-	var id int64
-	err := s.write.QueryRowContext(ctx, `INSERT INTO audit (occurred, action, actor, actor_id, target, method,
-		credential_id, remote_addr, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		micros(at), e.Action, e.Actor, e.ActorID, e.Target, e.Method, e.CredentialID, e.RemoteAddr, e.Detail).Scan(&id)
-	if err != nil {
+	if err := s.insertAudit(ctx, s.write, e); err != nil {
 		return s.fail("append audit event", err)
 	}
-	e.ID, e.Time = id, norm(at)
+	e.Time = norm(e.Time)
 	return nil
+}
+
+// insertAudit writes e with q and sets its ID and, when zero, its Time.
+func (s *Store) insertAudit(ctx context.Context, q querier, e *latchkey.AuditEvent) error {
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	return q.QueryRowContext(ctx, `INSERT INTO audit (occurred, action, actor, actor_id, target, subject_id,
+		method, credential_id, remote_addr, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		micros(e.Time), e.Action, e.Actor, e.ActorID, e.Target, e.SubjectID, e.Method, e.CredentialID,
+		e.RemoteAddr, e.Detail).Scan(&e.ID)
 }
 
 // AuditEvents lists events newest first (by id). An Action that ends in "."
@@ -46,6 +49,12 @@ func (s *Store) AuditEvents(ctx context.Context, f latchkey.AuditFilter) ([]*lat
 	if f.ActorID != 0 {
 		c.add("actor_id = " + c.arg(f.ActorID))
 	}
+	if f.Actor != "" {
+		c.add("actor = " + c.arg(f.Actor))
+	}
+	if f.SubjectID != 0 {
+		c.add("subject_id = " + c.arg(f.SubjectID))
+	}
 	switch {
 	case strings.HasSuffix(f.Action, "."):
 		n := int64(utf8.RuneCountInString(f.Action))
@@ -56,6 +65,9 @@ func (s *Store) AuditEvents(ctx context.Context, f latchkey.AuditFilter) ([]*lat
 	if !f.Since.IsZero() {
 		c.add("occurred >= " + c.arg(micros(f.Since)))
 	}
+	if !f.Until.IsZero() {
+		c.add("occurred < " + c.arg(micros(f.Until)))
+	}
 	if f.BeforeID > 0 {
 		c.add("id < " + c.arg(f.BeforeID))
 	}
@@ -64,8 +76,8 @@ func (s *Store) AuditEvents(ctx context.Context, f latchkey.AuditFilter) ([]*lat
 		limit = defaultAuditLimit
 	}
 	limit = min(limit, maxAuditLimit)
-	rows, err := s.read.QueryContext(ctx, `SELECT id, occurred, action, actor, actor_id, target, method,
-		credential_id, remote_addr, detail FROM audit`+c.clause()+` ORDER BY id DESC`+c.page(limit, 0), c.args...)
+	rows, err := s.read.QueryContext(ctx, `SELECT id, occurred, action, actor, actor_id, target, subject_id, method,
+		credential_id, remote_addr, detail FROM audit`+c.clause()+` ORDER BY id DESC`+c.page(limit), c.args...)
 	if err != nil {
 		return nil, s.fail("list audit events", err)
 	}
@@ -76,7 +88,7 @@ func (s *Store) AuditEvents(ctx context.Context, f latchkey.AuditFilter) ([]*lat
 			e  latchkey.AuditEvent
 			at int64
 		)
-		if err := rows.Scan(&e.ID, &at, &e.Action, &e.Actor, &e.ActorID, &e.Target, &e.Method,
+		if err := rows.Scan(&e.ID, &at, &e.Action, &e.Actor, &e.ActorID, &e.Target, &e.SubjectID, &e.Method,
 			&e.CredentialID, &e.RemoteAddr, &e.Detail); err != nil {
 			return nil, s.fail("list audit events", err)
 		}

@@ -15,7 +15,7 @@ import (
 // abilities changed emits ChangeRole, for nodes that run an older version.
 func (s *Store) ensureBuiltIns(ctx context.Context) error {
 	now := micros(s.now())
-	return s.tx(ctx, "ensure built-in roles", func(tx *sql.Tx, emit func(latchkey.Change)) error {
+	return s.tx(ctx, "ensure built-in roles", nil, func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		for _, a := range latchkey.BuiltInAbilities {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO abilities (name, description, builtin) VALUES ($1, $2, $3)
 				ON CONFLICT (name) DO UPDATE SET description = excluded.description, builtin = excluded.builtin`,

@@ -44,7 +44,7 @@ func (s *Store) CreateSigningKey(ctx context.Context, k *latchkey.SigningKey) er
 	if created.IsZero() {
 		created = s.now()
 	}
-	err := s.tx(ctx, "create signing key", func(tx *sql.Tx, emit func(latchkey.Change)) error {
+	err := s.tx(ctx, "create signing key", nil, func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, public_key, created,
 			active, retire) VALUES ($1, $2, $3, $4, $5, $6, $7)`, k.ID, k.Algorithm, k.PrivateKey, k.PublicKey,
 			micros(created), micros(k.ActiveAt), micros(k.RetireAt))
@@ -93,7 +93,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]*latchkey.SigningKey, error)
 func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.tx(ctx, "delete signing key", func(tx *sql.Tx, emit func(latchkey.Change)) error {
+	return s.tx(ctx, "delete signing key", nil, func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		n, err := execCount(ctx, tx, `DELETE FROM signing_keys WHERE id = $1`, id)
 		if err != nil {
 			return err

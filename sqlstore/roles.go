@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/latchkey/latchkey"
 )
@@ -12,7 +14,7 @@ import (
 const maxDescription = 1024
 
 // CreateAbility stores a new ability, which is never built in.
-func (s *Store) CreateAbility(ctx context.Context, a *latchkey.Ability) error {
+func (s *Store) CreateAbility(ctx context.Context, a *latchkey.Ability, rec *latchkey.AuditEvent) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if err := latchkey.ValidateAbilityName(a.Name); err != nil {
@@ -21,13 +23,53 @@ func (s *Store) CreateAbility(ctx context.Context, a *latchkey.Ability) error {
 	if len(a.Description) > maxDescription {
 		return latchkey.Errorf(latchkey.EINVALID, "The description must be at most %d characters.", maxDescription)
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO abilities (name, description, builtin) VALUES ($1, $2, $3)`,
-		a.Name, a.Description, false)
-	if err != nil {
+	err := s.tx(ctx, "create ability", rec, func(tx *sql.Tx, _ func(latchkey.Change)) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO abilities (name, description, builtin) VALUES ($1, $2, $3)`,
+			a.Name, a.Description, false)
 		return s.conflict("create ability", err, "The ability "+quote(a.Name)+" exists already.")
+	})
+	if err != nil {
+		return err
 	}
 	a.BuiltIn = false
 	return nil
+}
+
+// DeleteAbility removes an ability that is not built in and takes it from
+// the roles that grant it; it emits ChangeRole for each of them.
+func (s *Store) DeleteAbility(ctx context.Context, name string, rec *latchkey.AuditEvent) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.tx(ctx, "delete ability", rec, func(tx *sql.Tx, emit func(latchkey.Change)) error {
+		var builtIn bool
+		err := tx.QueryRowContext(ctx, `SELECT builtin FROM abilities WHERE name = $1`, name).Scan(&builtIn)
+		if errors.Is(err, sql.ErrNoRows) {
+			return latchkey.Errorf(latchkey.ENOTFOUND, "No ability %q.", name)
+		}
+		if err != nil {
+			return err
+		}
+		if builtIn {
+			return latchkey.Errorf(latchkey.EINVALID, "The built-in ability %q cannot be deleted.", name)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT role FROM role_abilities WHERE ability = $1 ORDER BY role`, name)
+		if err != nil {
+			return err
+		}
+		roles, err := scanStrings(rows)
+		if err != nil {
+			return err
+		}
+		for _, q := range []string{`DELETE FROM role_abilities WHERE ability = $1`, `DELETE FROM abilities WHERE name = $1`} {
+			if _, err := tx.ExecContext(ctx, q, name); err != nil {
+				return err
+			}
+		}
+		for _, r := range roles {
+			emit(latchkey.Change{Kind: latchkey.ChangeRole, Name: r})
+		}
+		return nil
+	})
 }
 
 // Abilities lists every ability by name.
@@ -54,7 +96,7 @@ func (s *Store) Abilities(ctx context.Context) ([]*latchkey.Ability, error) {
 }
 
 // CreateRole stores a new custom role with its abilities, which must exist.
-func (s *Store) CreateRole(ctx context.Context, r *latchkey.Role) error {
+func (s *Store) CreateRole(ctx context.Context, r *latchkey.Role, rec *latchkey.AuditEvent) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if err := latchkey.ValidateName("role", r.Name); err != nil {
@@ -68,7 +110,7 @@ func (s *Store) CreateRole(ctx context.Context, r *latchkey.Role) error {
 		return err
 	}
 	now := norm(s.now())
-	err = s.tx(ctx, "create role", func(tx *sql.Tx, _ func(latchkey.Change)) error {
+	err = s.tx(ctx, "create role", rec, func(tx *sql.Tx, _ func(latchkey.Change)) error {
 		if err := checkAbilities(ctx, tx, abilities); err != nil {
 			return err
 		}
@@ -140,42 +182,76 @@ func (s *Store) queryRoles(ctx context.Context, where string, args ...any) ([]*l
 	return out, nil
 }
 
-// SetRoleAbilities replaces the abilities of a custom role and emits
-// ChangeRole.
-func (s *Store) SetRoleAbilities(ctx context.Context, role string, abilities []string) error {
+// UpdateRole changes the description and the abilities of a role where upd
+// says, and emits ChangeRole when the abilities change. A built-in role may
+// gain abilities but keeps its built-in ones.
+func (s *Store) UpdateRole(ctx context.Context, name string, upd latchkey.RoleUpdate, rec *latchkey.AuditEvent) (*latchkey.Role, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	set, err := abilitySet(abilities)
-	if err != nil {
-		return err
+	if upd.Description != nil && len(*upd.Description) > maxDescription {
+		return nil, latchkey.Errorf(latchkey.EINVALID, "The description must be at most %d characters.", maxDescription)
 	}
-	return s.tx(ctx, "set role abilities", func(tx *sql.Tx, emit func(latchkey.Change)) error {
-		builtIn, err := roleBuiltIn(ctx, tx, role)
-		if err != nil {
+	var set []string
+	if upd.Abilities != nil {
+		var err error
+		if set, err = abilitySet(*upd.Abilities); err != nil {
+			return nil, err
+		}
+		if b := latchkey.BuiltInRole(name); b != nil {
+			var missing []string
+			for _, a := range b.Abilities {
+				if !slices.Contains(set, a) {
+					missing = append(missing, a)
+				}
+			}
+			if len(missing) > 0 {
+				return nil, latchkey.Errorf(latchkey.EINVALID,
+					"The built-in role %q always keeps %s; other abilities may be added to it.", name, strings.Join(missing, ", "))
+			}
+		}
+	}
+	err := s.tx(ctx, "update role", rec, func(tx *sql.Tx, emit func(latchkey.Change)) error {
+		if err := roleExists(ctx, tx, name); err != nil {
 			return err
 		}
-		if builtIn {
-			return latchkey.Errorf(latchkey.EINVALID, "The built-in role %q cannot change; create a custom role.", role)
+		if upd.Description != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE roles SET description = $2 WHERE name = $1`, name, *upd.Description); err != nil {
+				return err
+			}
+		}
+		if upd.Abilities == nil {
+			return nil
 		}
 		if err := checkAbilities(ctx, tx, set); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM role_abilities WHERE role = $1`, role); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM role_abilities WHERE role = $1`, name); err != nil {
 			return err
 		}
-		if err := insertRoleAbilities(ctx, tx, role, set); err != nil {
+		if err := insertRoleAbilities(ctx, tx, name, set); err != nil {
 			return err
 		}
-		emit(latchkey.Change{Kind: latchkey.ChangeRole, Name: role})
+		emit(latchkey.Change{Kind: latchkey.ChangeRole, Name: name})
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	roles, err := s.queryRoles(ctx, ` WHERE r.name = $1`, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(roles) == 0 {
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "No role %q.", name)
+	}
+	return roles[0], nil
 }
 
 // DeleteRole removes a custom role and its grants, and emits ChangeRole.
-func (s *Store) DeleteRole(ctx context.Context, name string) error {
+func (s *Store) DeleteRole(ctx context.Context, name string, rec *latchkey.AuditEvent) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.tx(ctx, "delete role", func(tx *sql.Tx, emit func(latchkey.Change)) error {
+	return s.tx(ctx, "delete role", rec, func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		builtIn, err := roleBuiltIn(ctx, tx, name)
 		if err != nil {
 			return err
@@ -199,10 +275,10 @@ func (s *Store) DeleteRole(ctx context.Context, name string) error {
 
 // GrantRole gives the user the role and emits ChangeUserRoles; granting a
 // role the user holds is ECONFLICT.
-func (s *Store) GrantRole(ctx context.Context, userID int64, role string) error {
+func (s *Store) GrantRole(ctx context.Context, userID int64, role string, rec *latchkey.AuditEvent) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.tx(ctx, "grant role", func(tx *sql.Tx, emit func(latchkey.Change)) error {
+	return s.tx(ctx, "grant role", rec, func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		if err := userExists(ctx, tx, userID); err != nil {
 			return err
 		}
@@ -219,11 +295,17 @@ func (s *Store) GrantRole(ctx context.Context, userID int64, role string) error 
 }
 
 // RevokeRole takes the role from the user and emits ChangeUserRoles; ENOTFOUND
-// when the user does not hold it.
-func (s *Store) RevokeRole(ctx context.Context, userID int64, role string) error {
+// when the user does not hold it. Revoking admin from the last enabled user
+// who holds it is ECONFLICT.
+func (s *Store) RevokeRole(ctx context.Context, userID int64, role string, rec *latchkey.AuditEvent) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.tx(ctx, "revoke role", func(tx *sql.Tx, emit func(latchkey.Change)) error {
+	return s.tx(ctx, "revoke role", rec, func(tx *sql.Tx, emit func(latchkey.Change)) error {
+		if role == latchkey.RoleAdmin {
+			if err := lockAdmins(ctx, tx); err != nil {
+				return err
+			}
+		}
 		n, err := execCount(ctx, tx, `DELETE FROM user_roles WHERE user_id = $1 AND role = $2`, userID, role)
 		if err != nil {
 			return err
@@ -236,6 +318,17 @@ func (s *Store) RevokeRole(ctx context.Context, userID int64, role string) error
 				return err
 			}
 			return latchkey.Errorf(latchkey.ENOTFOUND, "The user does not hold the role %q.", role)
+		}
+		if role == latchkey.RoleAdmin {
+			var disabled bool
+			if err := tx.QueryRowContext(ctx, `SELECT disabled FROM users WHERE id = $1`, userID).Scan(&disabled); err != nil {
+				return err
+			}
+			if !disabled {
+				if err := keepAnAdmin(ctx, tx, []string{role}); err != nil {
+					return err
+				}
+			}
 		}
 		emit(latchkey.Change{Kind: latchkey.ChangeUserRoles, UserID: userID})
 		return nil

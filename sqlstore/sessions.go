@@ -34,7 +34,7 @@ func (s *Store) CreateSession(ctx context.Context, ses *latchkey.Session) error 
 	if seen.IsZero() {
 		seen = created
 	}
-	err := s.tx(ctx, "create session", func(tx *sql.Tx, _ func(latchkey.Change)) error {
+	err := s.tx(ctx, "create session", nil, func(tx *sql.Tx, _ func(latchkey.Change)) error {
 		if err := userExists(ctx, tx, ses.UserID); err != nil {
 			return err
 		}
@@ -89,8 +89,12 @@ func (s *Store) Sessions(ctx context.Context, f latchkey.SessionFilter) ([]*latc
 	if !f.IncludeEnded {
 		c.add("ended IS NULL AND expires > " + c.arg(micros(s.now())))
 	}
+	if b := f.Before; b != nil {
+		t, id := c.arg(micros(b.CreatedAt)), c.arg(b.ID)
+		c.add("(created < " + t + " OR created = " + t + " AND id < " + id + ")")
+	}
 	rows, err := s.read.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions`+c.clause()+
-		` ORDER BY created DESC, id DESC`, c.args...)
+		` ORDER BY created DESC, id DESC`+c.page(f.Limit), c.args...)
 	if err != nil {
 		return nil, s.fail("list sessions", err)
 	}
@@ -119,10 +123,10 @@ func (s *Store) TouchSessions(ctx context.Context, lastSeen map[string]time.Time
 }
 
 // EndSession ends one session and emits ChangeSession.
-func (s *Store) EndSession(ctx context.Context, id string, at time.Time) error {
+func (s *Store) EndSession(ctx context.Context, id string, at time.Time, rec *latchkey.AuditEvent) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.tx(ctx, "end session", func(tx *sql.Tx, emit func(latchkey.Change)) error {
+	return s.tx(ctx, "end session", rec, func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		var userID int64
 		err := tx.QueryRowContext(ctx, `UPDATE sessions SET ended = $2 WHERE id = $1 AND ended IS NULL
 			RETURNING user_id`, id, micros(at)).Scan(&userID)
@@ -139,6 +143,9 @@ func (s *Store) EndSession(ctx context.Context, id string, at time.Time) error {
 			return err
 		}
 		emit(latchkey.Change{Kind: latchkey.ChangeSession, Name: id, UserID: userID})
+		if rec != nil && rec.SubjectID == 0 {
+			rec.SubjectID = userID
+		}
 		return nil
 	})
 }
@@ -147,11 +154,11 @@ func (s *Store) EndSession(ctx context.Context, id string, at time.Time) error {
 // passed its absolute expiry at at, and emits ChangeUserSession (also when
 // none ended: a cache may know better than the store how recently a session
 // was seen).
-func (s *Store) EndUserSessions(ctx context.Context, userID int64, at time.Time) (int, error) {
+func (s *Store) EndUserSessions(ctx context.Context, userID int64, at time.Time, rec *latchkey.AuditEvent) (int, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var n int64
-	err := s.tx(ctx, "end user sessions", func(tx *sql.Tx, emit func(latchkey.Change)) error {
+	err := s.tx(ctx, "end user sessions", rec, func(tx *sql.Tx, emit func(latchkey.Change)) error {
 		var err error
 		n, err = execCount(ctx, tx, `UPDATE sessions SET ended = $2
 			WHERE user_id = $1 AND ended IS NULL AND expires > $2`, userID, micros(at))

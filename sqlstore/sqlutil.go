@@ -91,11 +91,11 @@ func (c *conds) clause() string {
 	return " WHERE " + strings.Join(c.where, " AND ")
 }
 
-// page returns " LIMIT $n OFFSET $m"; a limit of 0 or less means no limit.
-func (c *conds) page(limit, offset int) string {
+// page returns " LIMIT $n"; a limit of 0 or less means no limit.
+func (c *conds) page(limit int) string {
 	l := int64(limit)
 	if l <= 0 {
 		l = math.MaxInt64
 	}
-	return " LIMIT " + c.arg(l) + " OFFSET " + c.arg(int64(max(offset, 0)))
+	return " LIMIT " + c.arg(l)
 }

@@ -143,7 +143,7 @@ func (s *Store) PurgeExpired(ctx context.Context, cutoff time.Time) (int64, erro
 		{`DELETE FROM used_jtis WHERE expires < $1`, []any{c}},
 	}
 	var total int64
-	err := s.tx(ctx, "purge expired rows", func(tx *sql.Tx, _ func(latchkey.Change)) error {
+	err := s.tx(ctx, "purge expired rows", nil, func(tx *sql.Tx, _ func(latchkey.Change)) error {
 		for _, st := range stmts {
 			n, err := execCount(ctx, tx, st.query, st.args...)
 			if err != nil {
@@ -166,16 +166,24 @@ func (s *Store) PurgeExpired(ctx context.Context, cutoff time.Time) (int64, erro
 	return total, nil
 }
 
-// tx runs fn in a write transaction. The changes fn emits are recorded with
-// Notify before the commit and delivered to subscribers after it. Errors are
-// turned into *latchkey.Error values naming op for the log.
-func (s *Store) tx(ctx context.Context, op string, fn func(tx *sql.Tx, emit func(latchkey.Change)) error) error {
+// tx runs fn in a write transaction and, when fn succeeds and rec is not
+// nil, appends the audit record rec in the same transaction. The changes fn
+// emits are recorded with Notify before the commit and delivered to
+// subscribers after it. Errors are turned into *latchkey.Error values naming
+// op for the log.
+func (s *Store) tx(ctx context.Context, op string, rec *latchkey.AuditEvent, fn func(tx *sql.Tx, emit func(latchkey.Change)) error) error {
+	if rec != nil && rec.Action == "" {
+		return latchkey.Errorf(latchkey.EINVALID, "The audit event has no action.")
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return s.fail(op, err)
 	}
 	var changes []latchkey.Change
 	err = fn(tx, func(c latchkey.Change) { changes = append(changes, c) })
+	if err == nil && rec != nil {
+		err = s.insertAudit(ctx, tx, rec)
+	}
 	if err == nil && s.notify != nil {
 		for _, c := range changes {
 			if err = s.notify(ctx, tx, c); err != nil {
@@ -191,6 +199,9 @@ func (s *Store) tx(ctx context.Context, op string, fn func(tx *sql.Tx, emit func
 	}
 	if err := tx.Commit(); err != nil {
 		return s.fail(op, err)
+	}
+	if rec != nil {
+		rec.Time = norm(rec.Time)
 	}
 	s.feed.Publish(changes...)
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"strings"
 
 	"github.com/latchkey/latchkey"
 )
@@ -18,7 +19,7 @@ const userSelect = `SELECT ` + userCols + `, ur.role FROM users u
 
 // CreateUser stores u, sets its ID and times, and grants u.Roles, which must
 // exist, in the same transaction.
-func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
+func (s *Store) CreateUser(ctx context.Context, u *latchkey.User, rec *latchkey.AuditEvent) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if err := u.Validate(); err != nil {
@@ -36,7 +37,7 @@ func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	}
 	now := norm(s.now())
 	var id int64
-	err = s.tx(ctx, "create user", func(tx *sql.Tx, _ func(latchkey.Change)) error {
+	err = s.tx(ctx, "create user", rec, func(tx *sql.Tx, _ func(latchkey.Change)) error {
 		for _, r := range roles {
 			if err := roleExists(ctx, tx, r); err != nil {
 				if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
@@ -58,6 +59,9 @@ func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO user_roles (user_id, role) VALUES ($1, $2)`, id, r); err != nil {
 				return err
 			}
+		}
+		if rec != nil && rec.SubjectID == 0 {
+			rec.SubjectID = id
 		}
 		return nil
 	})
@@ -131,7 +135,8 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*latchkey.User, 
 	}
 }
 
-// Users lists users by directory and username.
+// Users lists users by directory, username and id, compared
+// case-insensitively, from f.After on.
 func (s *Store) Users(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -139,8 +144,23 @@ func (s *Store) Users(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.U
 	if f.Directory != "" {
 		c.add("dir_key = " + c.arg(latchkey.NameKey(f.Directory)))
 	}
+	if f.Search != "" {
+		p := c.arg("%" + likeEscape(latchkey.NameKey(f.Search)) + "%")
+		c.add("(user_key LIKE " + p + " ESCAPE '\\' OR email_key LIKE " + p +
+			" ESCAPE '\\' OR LOWER(display_name) LIKE " + p + " ESCAPE '\\')")
+	}
+	if f.Role != "" {
+		c.add("id IN (SELECT user_id FROM user_roles WHERE role = " + c.arg(f.Role) + ")")
+	}
+	if f.Disabled != nil {
+		c.add("disabled = " + c.arg(*f.Disabled))
+	}
+	if a := f.After; a != nil {
+		d, u, id := c.arg(latchkey.NameKey(a.Directory)), c.arg(latchkey.NameKey(a.Username)), c.arg(a.ID)
+		c.add("(dir_key > " + d + " OR dir_key = " + d + " AND (user_key > " + u + " OR user_key = " + u + " AND id > " + id + "))")
+	}
 	query := `SELECT ` + userCols + `, ur.role FROM (SELECT * FROM users` + c.clause() +
-		` ORDER BY dir_key, user_key, id` + c.page(f.Limit, f.Offset) + `) u
+		` ORDER BY dir_key, user_key, id` + c.page(f.Limit) + `) u
 		LEFT JOIN user_roles ur ON ur.user_id = u.id ORDER BY u.dir_key, u.user_key, u.id, ur.role`
 	users, err := queryUsers(ctx, s.read, query, c.args...)
 	if err != nil {
@@ -149,16 +169,31 @@ func (s *Store) Users(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.U
 	return users, nil
 }
 
+// likeEscape escapes the wildcards of LIKE, with a backslash.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
 // UpdateUser changes the fields of upd that are not nil and emits ChangeUser.
-func (s *Store) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate) (*latchkey.User, error) {
+// Disabling a user, or upd.EndSessions, ends their sessions too (and emits
+// ChangeUserSession);
+// disabling the last enabled administrator is ECONFLICT.
+func (s *Store) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate, rec *latchkey.AuditEvent) (*latchkey.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var out *latchkey.User
-	err := s.tx(ctx, "update user", func(tx *sql.Tx, emit func(latchkey.Change)) error {
+	err := s.tx(ctx, "update user", rec, func(tx *sql.Tx, emit func(latchkey.Change)) error {
+		if upd.Disabled != nil && *upd.Disabled {
+			if err := lockAdmins(ctx, tx); err != nil {
+				return err
+			}
+		}
 		u, err := userByID(ctx, tx, id)
 		if err != nil {
 			return err
 		}
+		disabling := upd.Disabled != nil && *upd.Disabled && !u.Disabled
+		endSessions := upd.EndSessions || disabling
 		if upd.DisplayName != nil {
 			u.DisplayName = *upd.DisplayName
 		}
@@ -193,12 +228,88 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdat
 		}
 		out = u
 		emit(latchkey.Change{Kind: latchkey.ChangeUser, UserID: id})
+		if disabling {
+			if err := keepAnAdmin(ctx, tx, u.Roles); err != nil {
+				return err
+			}
+		}
+		if endSessions {
+			if _, err := tx.ExecContext(ctx, `UPDATE sessions SET ended = $2
+				WHERE user_id = $1 AND ended IS NULL AND expires > $2`, id, micros(u.UpdatedAt)); err != nil {
+				return err
+			}
+			emit(latchkey.Change{Kind: latchkey.ChangeUserSession, UserID: id})
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// DeleteUser removes the user, and with them their roles, API keys and
+// sessions; it emits ChangeUser and ChangeUserSession. Deleting the last
+// enabled administrator is ECONFLICT. Audit records of and by the user stay.
+func (s *Store) DeleteUser(ctx context.Context, id int64, rec *latchkey.AuditEvent) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.tx(ctx, "delete user", rec, func(tx *sql.Tx, emit func(latchkey.Change)) error {
+		if err := lockAdmins(ctx, tx); err != nil {
+			return err
+		}
+		u, err := userByID(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM sessions WHERE user_id = $1`,
+			`DELETE FROM api_keys WHERE user_id = $1`,
+			`DELETE FROM user_roles WHERE user_id = $1`,
+			`DELETE FROM users WHERE id = $1`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		if !u.Disabled {
+			if err := keepAnAdmin(ctx, tx, u.Roles); err != nil {
+				return err
+			}
+		}
+		emit(latchkey.Change{Kind: latchkey.ChangeUser, UserID: id})
+		emit(latchkey.Change{Kind: latchkey.ChangeUserSession, UserID: id})
+		return nil
+	})
+}
+
+// lockAdmins makes the transaction wait for any other that may change who
+// the enabled administrators are, so that two of them cannot each take one
+// of the last two away. (A row lock on PostgreSQL; SQLite's writers are one
+// at a time already.) Every transaction that may call keepAnAdmin takes it
+// first.
+func lockAdmins(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE roles SET builtin = builtin WHERE name = $1`, latchkey.RoleAdmin)
+	return err
+}
+
+// keepAnAdmin refuses a change that took the admin role away from an enabled
+// user who held it (roles), when no enabled user holds it any more.
+func keepAnAdmin(ctx context.Context, tx *sql.Tx, roles []string) error {
+	if !slices.Contains(roles, latchkey.RoleAdmin) {
+		return nil
+	}
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM user_roles ur JOIN users u ON u.id = ur.user_id
+		WHERE ur.role = $1 AND u.disabled = $2`, latchkey.RoleAdmin, false).Scan(&n)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return latchkey.Errorf(latchkey.ECONFLICT,
+			"This would leave no enabled user with the role %s; grant it to another user first.", latchkey.RoleAdmin)
+	}
+	return nil
 }
 
 // Directories lists the directories that hold at least one user, in the

@@ -17,30 +17,33 @@ type feedCase struct {
 var feedCases = []feedCase{
 	{"UpdateUser", func(t *testing.T, s latchkey.Store) (func() error, latchkey.Change) {
 		u := newUser(t, s, "goran")
-		disabled := true
+		name := "Göran"
 		return func() error {
-			_, err := s.UpdateUser(t.Context(), u.ID, latchkey.UserUpdate{Disabled: &disabled})
+			_, err := s.UpdateUser(t.Context(), u.ID, latchkey.UserUpdate{DisplayName: &name}, nil)
 			return err
 		}, latchkey.Change{Kind: latchkey.ChangeUser, UserID: u.ID}
 	}},
 	{"GrantRole", func(t *testing.T, s latchkey.Store) (func() error, latchkey.Change) {
 		u := newUser(t, s, "goran")
-		return func() error { return s.GrantRole(t.Context(), u.ID, latchkey.RoleAdmin) },
+		return func() error { return s.GrantRole(t.Context(), u.ID, latchkey.RoleAdmin, nil) },
 			latchkey.Change{Kind: latchkey.ChangeUserRoles, UserID: u.ID}
 	}},
 	{"RevokeRole", func(t *testing.T, s latchkey.Store) (func() error, latchkey.Change) {
-		u := newUser(t, s, "goran", latchkey.RoleAdmin)
-		return func() error { return s.RevokeRole(t.Context(), u.ID, latchkey.RoleAdmin) },
+		u := newUser(t, s, "goran", latchkey.RoleAPIKeyUser)
+		return func() error { return s.RevokeRole(t.Context(), u.ID, latchkey.RoleAPIKeyUser, nil) },
 			latchkey.Change{Kind: latchkey.ChangeUserRoles, UserID: u.ID}
 	}},
 	{"SetRoleAbilities", func(t *testing.T, s latchkey.Store) (func() error, latchkey.Change) {
-		must(t, s.CreateRole(t.Context(), &latchkey.Role{Name: "ops"}))
-		return func() error { return s.SetRoleAbilities(t.Context(), "ops", []string{latchkey.AbilityAuditRead}) },
+		must(t, s.CreateRole(t.Context(), &latchkey.Role{Name: "ops"}, nil))
+		return func() error {
+				_, err := s.UpdateRole(t.Context(), "ops", latchkey.RoleUpdate{Abilities: &[]string{latchkey.AbilityAuditRead}}, nil)
+				return err
+			},
 			latchkey.Change{Kind: latchkey.ChangeRole, Name: "ops"}
 	}},
 	{"DeleteRole", func(t *testing.T, s latchkey.Store) (func() error, latchkey.Change) {
-		must(t, s.CreateRole(t.Context(), &latchkey.Role{Name: "ops"}))
-		return func() error { return s.DeleteRole(t.Context(), "ops") },
+		must(t, s.CreateRole(t.Context(), &latchkey.Role{Name: "ops"}, nil))
+		return func() error { return s.DeleteRole(t.Context(), "ops", nil) },
 			latchkey.Change{Kind: latchkey.ChangeRole, Name: "ops"}
 	}},
 	{"RevokeAPIKey", func(t *testing.T, s latchkey.Store) (func() error, latchkey.Change) {
@@ -52,13 +55,13 @@ var feedCases = []feedCase{
 	{"EndSession", func(t *testing.T, s latchkey.Store) (func() error, latchkey.Change) {
 		u := newUser(t, s, "goran")
 		newSession(t, s, u.ID, "s1", nil)
-		return func() error { return s.EndSession(t.Context(), "s1", time.Now()) },
+		return func() error { return s.EndSession(t.Context(), "s1", time.Now(), nil) },
 			latchkey.Change{Kind: latchkey.ChangeSession, Name: "s1", UserID: u.ID}
 	}},
 	{"EndUserSessions", func(t *testing.T, s latchkey.Store) (func() error, latchkey.Change) {
 		u := newUser(t, s, "goran")
 		newSession(t, s, u.ID, "s1", nil)
-		return func() error { _, err := s.EndUserSessions(t.Context(), u.ID, time.Now()); return err },
+		return func() error { _, err := s.EndUserSessions(t.Context(), u.ID, time.Now(), nil); return err },
 			latchkey.Change{Kind: latchkey.ChangeUserSession, UserID: u.ID}
 	}},
 	{"CreateSigningKey", func(t *testing.T, s latchkey.Store) (func() error, latchkey.Change) {
@@ -79,13 +82,13 @@ var feedTests = append(feedWriteTests(), []storeTest{
 		u := newUser(t, s, "goran")
 		r1, r2 := Record(t, s), new(Recorder)
 		unsubscribe := s.Subscribe(r2.add)
-		must(t, s.GrantRole(ctx, u.ID, latchkey.RoleAdmin))
+		must(t, s.GrantRole(ctx, u.ID, latchkey.RoleAPIKeyUser, nil))
 		want := []latchkey.Change{{Kind: latchkey.ChangeUserRoles, UserID: u.ID}}
 		equal(t, "first subscriber", r1.Take(), want)
 		equal(t, "second subscriber", r2.Take(), want)
 		unsubscribe()
 		unsubscribe() // a second call does nothing
-		must(t, s.RevokeRole(ctx, u.ID, latchkey.RoleAdmin))
+		must(t, s.RevokeRole(ctx, u.ID, latchkey.RoleAPIKeyUser, nil))
 		equal(t, "still subscribed", r1.Take(), want)
 		equal(t, "unsubscribed", len(r2.Take()), 0)
 	}},
@@ -131,10 +134,11 @@ var feedTests = append(feedWriteTests(), []storeTest{
 		must(t, s.RevokeAPIKey(ctx, "lk_a", time.Now()))
 		r := Record(t, s)
 		wantCode(t, s.RevokeAPIKey(ctx, "lk_a", time.Now()), latchkey.ECONFLICT)
-		wantCode(t, s.GrantRole(ctx, u.ID, latchkey.RoleAdmin), latchkey.ECONFLICT)
-		wantCode(t, s.SetRoleAbilities(ctx, latchkey.RoleAdmin, nil), latchkey.EINVALID)
-		wantCode(t, s.DeleteRole(ctx, latchkey.RoleAdmin), latchkey.EINVALID)
-		wantCode(t, s.EndSession(ctx, "none", time.Now()), latchkey.ENOTFOUND)
+		wantCode(t, s.GrantRole(ctx, u.ID, latchkey.RoleAdmin, nil), latchkey.ECONFLICT)
+		_, err := s.UpdateRole(ctx, latchkey.RoleAdmin, latchkey.RoleUpdate{Abilities: &[]string{}}, nil)
+		wantCode(t, err, latchkey.EINVALID)
+		wantCode(t, s.DeleteRole(ctx, latchkey.RoleAdmin, nil), latchkey.EINVALID)
+		wantCode(t, s.EndSession(ctx, "none", time.Now(), nil), latchkey.ENOTFOUND)
 		wantCode(t, s.DeleteSigningKey(ctx, "none"), latchkey.ENOTFOUND)
 		equal(t, "changes of failed writes", len(r.Take()), 0)
 	}},

@@ -18,9 +18,9 @@ var purgeTests = []storeTest{
 		newSession(t, s, u.ID, "s-expired", func(ses *latchkey.Session) { ses.ExpiresAt = long })
 		newSession(t, s, u.ID, "s-expired-recently", func(ses *latchkey.Session) { ses.ExpiresAt = short })
 		newSession(t, s, u.ID, "s-ended", nil)
-		must(t, s.EndSession(ctx, "s-ended", long))
+		must(t, s.EndSession(ctx, "s-ended", long, nil))
 		newSession(t, s, u.ID, "s-ended-recently", nil)
-		must(t, s.EndSession(ctx, "s-ended-recently", short))
+		must(t, s.EndSession(ctx, "s-ended-recently", short, nil))
 
 		newKey(t, s, u.ID, "k-active", nil)
 		newKey(t, s, u.ID, "k-expired", func(k *latchkey.APIKey) { k.ExpiresAt = long })

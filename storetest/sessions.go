@@ -59,7 +59,7 @@ var sessionTests = []storeTest{
 		wantCode(t, err, latchkey.ENOTFOUND)
 		_, err = s.SessionByHash(ctx, []byte("none"))
 		wantCode(t, err, latchkey.ENOTFOUND)
-		wantCode(t, s.EndSession(ctx, "none", time.Now()), latchkey.ENOTFOUND)
+		wantCode(t, s.EndSession(ctx, "none", time.Now(), nil), latchkey.ENOTFOUND)
 	}},
 	{"ListFilters", func(t *testing.T, s latchkey.Store) {
 		ctx := t.Context()
@@ -72,7 +72,7 @@ var sessionTests = []storeTest{
 		newSession(t, s, v.ID, "s2", at(2*time.Minute))
 		newSession(t, s, u.ID, "s3", func(ses *latchkey.Session) { at(3 * time.Minute)(ses); ses.ExpiresAt = base })
 		newSession(t, s, u.ID, "s4", at(4*time.Minute))
-		must(t, s.EndSession(ctx, "s4", time.Now()))
+		must(t, s.EndSession(ctx, "s4", time.Now(), nil))
 		newSession(t, s, u.ID, "s5", at(5*time.Minute))
 		for _, tc := range []struct {
 			f    latchkey.SessionFilter
@@ -115,13 +115,13 @@ var sessionTests = []storeTest{
 		u := newUser(t, s, "goran")
 		newSession(t, s, u.ID, "s1", nil)
 		at := now()
-		must(t, s.EndSession(ctx, "s1", at))
+		must(t, s.EndSession(ctx, "s1", at, nil))
 		got, err := s.Session(ctx, "s1")
 		must(t, err)
 		if got.EndedAt == nil || !got.EndedAt.Equal(at) || got.Active(time.Now()) {
 			t.Fatalf("ended session = %s", show(got))
 		}
-		wantCode(t, s.EndSession(ctx, "s1", at.Add(time.Second)), latchkey.ECONFLICT)
+		wantCode(t, s.EndSession(ctx, "s1", at.Add(time.Second), nil), latchkey.ECONFLICT)
 		got, err = s.Session(ctx, "s1")
 		must(t, err)
 		if !got.EndedAt.Equal(at) {
@@ -136,12 +136,12 @@ var sessionTests = []storeTest{
 		}
 		idle := newSession(t, s, u.ID, "idle", func(ses *latchkey.Session) { ses.LastSeenAt = now().Add(-2 * time.Hour) })
 		newSession(t, s, u.ID, "ended", nil)
-		must(t, s.EndSession(ctx, "ended", now()))
+		must(t, s.EndSession(ctx, "ended", now(), nil))
 		newSession(t, s, u.ID, "expired", func(ses *latchkey.Session) { ses.ExpiresAt = now().Add(-time.Minute) })
 		newSession(t, s, v.ID, "other", nil)
 
 		at := now()
-		n, err := s.EndUserSessions(ctx, u.ID, at)
+		n, err := s.EndUserSessions(ctx, u.ID, at, nil)
 		must(t, err)
 		// An idle session is ended too: its last activity may not have
 		// reached the store yet.
@@ -158,10 +158,10 @@ var sessionTests = []storeTest{
 		if other.EndedAt != nil {
 			t.Fatal("another user's session ended")
 		}
-		n, err = s.EndUserSessions(ctx, u.ID, now())
+		n, err = s.EndUserSessions(ctx, u.ID, now(), nil)
 		must(t, err)
 		equal(t, "sessions ended the second time", n, 0)
-		n, err = s.EndUserSessions(ctx, 424242, now())
+		n, err = s.EndUserSessions(ctx, 424242, now(), nil)
 		must(t, err)
 		equal(t, "sessions of an unknown user", n, 0)
 	}},

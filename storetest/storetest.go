@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		{"JWT", jwtTests},
 		{"Purge", purgeTests},
 		{"Feed", feedTests},
+		{"Admin", adminTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -110,7 +111,7 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 func newUser(t *testing.T, s latchkey.Store, username string, roles ...string) *latchkey.User {
 	t.Helper()
 	u := &latchkey.User{Directory: "LAB", Username: username, DisplayName: "User " + username, Roles: roles}
-	must(t, s.CreateUser(t.Context(), u))
+	must(t, s.CreateUser(t.Context(), u, nil))
 	return u
 }
 

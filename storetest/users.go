@@ -15,7 +15,7 @@ var userTests = []storeTest{
 		u := &latchkey.User{Directory: "LAB", Username: "goran", DisplayName: "Goran", Email: "Goran@Example.com",
 			Groups: []string{"sales", "EMEA"}, PasswordHash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA",
 			Roles: []string{latchkey.RoleAPIKeyUser, latchkey.RoleAdmin, latchkey.RoleAdmin}}
-		must(t, s.CreateUser(ctx, u))
+		must(t, s.CreateUser(ctx, u, nil))
 		if u.ID <= 0 {
 			t.Fatalf("ID = %d, want > 0", u.ID)
 		}
@@ -55,7 +55,7 @@ var userTests = []storeTest{
 			{"unknown role", latchkey.User{Directory: "LAB", Username: "a", Roles: []string{"nope"}}, latchkey.EINVALID},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				wantCode(t, s.CreateUser(t.Context(), &tc.user), tc.code)
+				wantCode(t, s.CreateUser(t.Context(), &tc.user, nil), tc.code)
 			})
 		}
 		users, err := s.Users(t.Context(), latchkey.UserFilter{})
@@ -65,12 +65,12 @@ var userTests = []storeTest{
 	{"DuplicateIsConflictCaseInsensitively", func(t *testing.T, s latchkey.Store) {
 		ctx := t.Context()
 		newUser(t, s, "goran")
-		err := s.CreateUser(ctx, &latchkey.User{Directory: "lab", Username: "GORAN"})
+		err := s.CreateUser(ctx, &latchkey.User{Directory: "lab", Username: "GORAN"}, nil)
 		wantCode(t, err, latchkey.ECONFLICT)
 		if msg := latchkey.ErrorMessage(err); !strings.Contains(msg, "GORAN") {
 			t.Fatalf("message %q does not name the user", msg)
 		}
-		must(t, s.CreateUser(ctx, &latchkey.User{Directory: "OTHER", Username: "goran"}))
+		must(t, s.CreateUser(ctx, &latchkey.User{Directory: "OTHER", Username: "goran"}, nil))
 	}},
 	{"UserByName", func(t *testing.T, s latchkey.Store) {
 		ctx := t.Context()
@@ -91,7 +91,7 @@ var userTests = []storeTest{
 	{"UserByEmail", func(t *testing.T, s latchkey.Store) {
 		ctx := t.Context()
 		u := &latchkey.User{Directory: "LAB", Username: "goran", Email: "Goran@Example.com"}
-		must(t, s.CreateUser(ctx, u))
+		must(t, s.CreateUser(ctx, u, nil))
 		got, err := s.UserByEmail(ctx, "goran@EXAMPLE.com")
 		must(t, err)
 		equal(t, "UserByEmail", got, u)
@@ -102,7 +102,7 @@ var userTests = []storeTest{
 		newUser(t, s, "noemail")
 		_, err = s.UserByEmail(ctx, "")
 		wantCode(t, err, latchkey.ENOTFOUND)
-		must(t, s.CreateUser(ctx, &latchkey.User{Directory: "OTHER", Username: "goran", Email: "GORAN@example.com"}))
+		must(t, s.CreateUser(ctx, &latchkey.User{Directory: "OTHER", Username: "goran", Email: "GORAN@example.com"}, nil))
 		_, err = s.UserByEmail(ctx, "goran@example.com")
 		wantCode(t, err, latchkey.ENOTFOUND)
 	}},
@@ -114,7 +114,7 @@ var userTests = []storeTest{
 		ctx := t.Context()
 		mk := func(dir, name string) *latchkey.User {
 			u := &latchkey.User{Directory: dir, Username: name}
-			must(t, s.CreateUser(ctx, u))
+			must(t, s.CreateUser(ctx, u, nil))
 			return u
 		}
 		c := mk("LAB", "carl")
@@ -127,15 +127,19 @@ var userTests = []storeTest{
 		lab, err := s.Users(ctx, latchkey.UserFilter{Directory: "Lab"})
 		must(t, err)
 		equal(t, "users of LAB", ids(lab), []int64{a.ID, b.ID, c.ID})
-		page, err := s.Users(ctx, latchkey.UserFilter{Directory: "LAB", Limit: 2, Offset: 1})
+		page, err := s.Users(ctx, latchkey.UserFilter{Directory: "LAB", Limit: 2, After: a.Position()})
 		must(t, err)
 		equal(t, "page of LAB", ids(page), []int64{b.ID, c.ID})
 		page, err = s.Users(ctx, latchkey.UserFilter{Limit: 1})
 		must(t, err)
 		equal(t, "first page", ids(page), []int64{z.ID})
-		page, err = s.Users(ctx, latchkey.UserFilter{Offset: 3})
+		page, err = s.Users(ctx, latchkey.UserFilter{After: b.Position()})
 		must(t, err)
-		equal(t, "offset without limit", ids(page), []int64{c.ID})
+		equal(t, "after without limit", ids(page), []int64{c.ID})
+		// A position compares as the store does: case-insensitively.
+		page, err = s.Users(ctx, latchkey.UserFilter{After: &latchkey.UserPosition{Directory: "lab", Username: "ANNA", ID: a.ID}})
+		must(t, err)
+		equal(t, "after a position in another case", ids(page), []int64{b.ID, c.ID})
 		none, err := s.Users(ctx, latchkey.UserFilter{Directory: "NOPE"})
 		must(t, err)
 		equal(t, "users of an empty directory", ids(none), []int64{})
@@ -146,7 +150,8 @@ var userTests = []storeTest{
 		name, email, disabled, hash := "Goran G", "g@example.com", true, "$argon2id$new"
 		groups := []string{"a", "b"}
 		got, err := s.UpdateUser(ctx, u.ID, latchkey.UserUpdate{DisplayName: &name, Email: &email,
-			Groups: &groups, Disabled: &disabled, PasswordHash: &hash})
+			Groups: &groups, Disabled: &disabled, PasswordHash: &hash}, nil)
+
 		must(t, err)
 		want := *u
 		want.DisplayName, want.Email, want.Groups, want.Disabled, want.PasswordHash = name, email, groups, disabled, hash
@@ -162,18 +167,18 @@ var userTests = []storeTest{
 		must(t, err)
 		equal(t, "user by new email", byEmail.ID, u.ID)
 
-		got, err = s.UpdateUser(ctx, u.ID, latchkey.UserUpdate{})
+		got, err = s.UpdateUser(ctx, u.ID, latchkey.UserUpdate{}, nil)
 		must(t, err)
 		want.UpdatedAt = got.UpdatedAt
 		equal(t, "user after empty update", got, &want)
 
 		bad := "not an email"
-		_, err = s.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Email: &bad})
+		_, err = s.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Email: &bad}, nil)
 		wantCode(t, err, latchkey.EINVALID)
 		reread, err = s.User(ctx, u.ID)
 		must(t, err)
 		equal(t, "email after rejected update", reread.Email, email)
-		_, err = s.UpdateUser(ctx, 424242, latchkey.UserUpdate{DisplayName: &name})
+		_, err = s.UpdateUser(ctx, 424242, latchkey.UserUpdate{DisplayName: &name}, nil)
 		wantCode(t, err, latchkey.ENOTFOUND)
 	}},
 	{"Directories", func(t *testing.T, s latchkey.Store) {
@@ -183,7 +188,7 @@ var userTests = []storeTest{
 		equal(t, "directories of an empty store", dirs, []string{})
 		for _, u := range []latchkey.User{{Directory: "LAB", Username: "a"}, {Directory: "ACME", Username: "b"},
 			{Directory: "lab", Username: "c"}, {Directory: latchkey.DefaultDirectory, Username: "admin"}} {
-			must(t, s.CreateUser(ctx, &u))
+			must(t, s.CreateUser(ctx, &u, nil))
 		}
 		dirs, err = s.Directories(ctx)
 		must(t, err)

@@ -139,5 +139,6 @@ func (a *app) newCredentials(ctx context.Context, cfg *config.Config, st latchke
 		FailureWindow:      cfg.Login.FailureWindow.D(),
 		SealKey:            key,
 		PreviousSealKey:    previous,
+		PasswordMinLength:  cfg.Passwords.MinLength,
 	})
 }

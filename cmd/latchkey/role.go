@@ -26,7 +26,7 @@ func (a *app) roleAdd() *cobra.Command {
 			ctx := cmd.Context()
 			r.Name = args[0]
 			return a.withStore(ctx, func(st latchkey.Store) error {
-				if err := st.CreateRole(ctx, r); err != nil {
+				if err := st.CreateRole(ctx, r, nil); err != nil {
 					return err
 				}
 				audit(ctx, st, latchkey.AuditRoleCreate, r.Name, "abilities: "+strings.Join(r.Abilities, ","))
@@ -81,9 +81,9 @@ func (a *app) roleGrant(grant bool) *cobra.Command {
 			return a.withUser(ctx, &ref, func(st latchkey.Store, u *latchkey.User) error {
 				var err error
 				if grant {
-					err = st.GrantRole(ctx, u.ID, role)
+					err = st.GrantRole(ctx, u.ID, role, nil)
 				} else {
-					err = st.RevokeRole(ctx, u.ID, role)
+					err = st.RevokeRole(ctx, u.ID, role, nil)
 				}
 				if err != nil {
 					return err
@@ -111,7 +111,7 @@ func (a *app) abilityCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			return a.withStore(ctx, func(st latchkey.Store) error {
-				if err := st.CreateAbility(ctx, &latchkey.Ability{Name: args[0], Description: desc}); err != nil {
+				if err := st.CreateAbility(ctx, &latchkey.Ability{Name: args[0], Description: desc}, nil); err != nil {
 					return err
 				}
 				audit(ctx, st, latchkey.AuditAbilityCreate, args[0], desc)

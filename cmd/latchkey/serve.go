@@ -217,7 +217,7 @@ func (a *app) bootstrapAdmin(ctx context.Context, st latchkey.Store, c config.Ad
 	}
 	u := &latchkey.User{Directory: c.Directory, Username: c.Username, DisplayName: "Administrator",
 		PasswordHash: hash, Roles: []string{latchkey.RoleAdmin}}
-	if err := st.CreateUser(ctx, u); latchkey.ErrorCode(err) == latchkey.ECONFLICT {
+	if err := st.CreateUser(ctx, u, nil); latchkey.ErrorCode(err) == latchkey.ECONFLICT {
 		return nil // another node created it a moment ago
 	} else if err != nil {
 		return err

@@ -84,7 +84,7 @@ func (a *app) userAdd() *cobra.Command {
 			}
 			u.PasswordHash = hash
 			return a.withStore(ctx, func(st latchkey.Store) error {
-				if err := st.CreateUser(ctx, u); err != nil {
+				if err := st.CreateUser(ctx, u, nil); err != nil {
 					return err
 				}
 				audit(ctx, st, latchkey.AuditUserCreate, u.QualifiedName(), "roles: "+strings.Join(u.Roles, ","))
@@ -172,11 +172,11 @@ func (a *app) userSetDisabled(verb string, disabled bool) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			return a.withUser(ctx, &ref, func(st latchkey.Store, u *latchkey.User) error {
-				if _, err := st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Disabled: &disabled}); err != nil {
+				if _, err := st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{Disabled: &disabled}, nil); err != nil {
 					return err
 				}
 				if disabled {
-					if _, err := st.EndUserSessions(ctx, u.ID, time.Now()); err != nil {
+					if _, err := st.EndUserSessions(ctx, u.ID, time.Now(), nil); err != nil {
 						return err
 					}
 				}
@@ -213,7 +213,7 @@ func (a *app) userPasswd() *cobra.Command {
 				return fmt.Errorf("use either a new password or --clear, not both")
 			}
 			return a.withUser(ctx, &ref, func(st latchkey.Store, u *latchkey.User) error {
-				if _, err := st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{PasswordHash: &hash}); err != nil {
+				if _, err := st.UpdateUser(ctx, u.ID, latchkey.UserUpdate{PasswordHash: &hash}, nil); err != nil {
 					return err
 				}
 				what := "changed"

@@ -16,6 +16,8 @@ func TestUserRoleRoundTrip(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			store := flags(t)
 			with := func(args ...string) []string { return append(args, store...) }
+			// Another administrator, so that goran may be disabled.
+			mustCLI(t, "", with("user", "add", "--user", "root", "--role", "admin")...)
 
 			out := mustCLI(t, "a long password\n", with("user", "add", "--directory", "LAB", "--user", "goran",
 				"--name", "Göran Sander", "--email", "g@example.com", "--group", "sales", "--group", "emea",
