@@ -102,7 +102,7 @@ func actorCredential(a Actor) string {
 // Page is one page of a list, and the cursor that asks for the next one
 // ("" on the last page).
 type Page[T any] struct {
-	Items []T  `json:"items"`
+	Items []T    `json:"items"`
 	Next  string `json:"next,omitempty"`
 }
 

@@ -44,7 +44,7 @@ func TestRememberedPrincipalsFollowTheStore(t *testing.T) {
 	}
 	viaCert()
 	// Another administrator, so that olle and alice may both be disabled.
-	root := f.addUser(`LABoot`)
+	root := f.addUser(`LABoot`)
 	if err := f.st.GrantRole(t.Context(), root.ID, latchkey.RoleAdmin, nil); err != nil {
 		t.Fatal(err)
 	}
