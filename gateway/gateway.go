@@ -2,8 +2,9 @@
 // request to a route, authenticates it with the route's methods, authorizes
 // it, and forwards it to the route's upstream (a URL, reverse-proxied, or the
 // built-in echo). It also serves /healthz, /readyz and /metrics, and, over the
-// credential service, seed 004's JSON login and logout and the API key
-// endpoints, and the JWT endpoints: the JWKS of latchkey's own tokens, seed
+// credential service, seed 004's JSON login and logout, the API key
+// endpoints and the admin API (users, roles, abilities, sessions, audit),
+// and the JWT endpoints: the JWKS of latchkey's own tokens, seed
 // 002's JWT login and seed 000's JWT session exchange.
 //
 // Each authentication method is one file here (session.go, basic.go,
@@ -53,6 +54,7 @@ type Server struct {
 	// latchkey's own endpoints over the credential service.
 	login, logout http.Handler
 	apiKeys       *apiKeyEndpoints
+	admin         *adminEndpoints // nil when login.admin_path is "-"
 
 	// The JWT endpoints (nil when not served): the JWKS of the issuer,
 	// the JWT login (seed 002) and the JWT session exchange (seed 000).
@@ -115,6 +117,11 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 		if s.apiKeys, err = newAPIKeyEndpoints(s); err != nil {
 			return nil, err
 		}
+		if a := cfg.Login.AdminPath; a != "-" && a != "" {
+			if s.admin, err = newAdminEndpoints(s); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := s.buildJWTEndpoints(d); err != nil {
 		return nil, err
@@ -132,9 +139,10 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 // routes: /healthz, /readyz and /metrics for GET and HEAD; the forward-auth
 // path (and, for Envoy, every path below it) for every method; the JWKS, the
 // JWT login and JWT session paths, and the login and logout paths for every
-// method (they answer 405 but to their own); and every clean path under the
-// API key prefix. No path cleaning or redirects happen here: the router
-// refuses unclean paths itself.
+// method (they answer 405 but to their own); every clean path under the
+// API key prefix; and every clean path at or below the admin API's
+// collections (admin.go). No path cleaning or redirects happen here: the
+// router refuses unclean paths itself.
 func (s *Server) dispatch(own map[string]http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
@@ -166,6 +174,10 @@ func (s *Server) dispatch(own map[string]http.Handler) http.Handler {
 			case s.apiKeys.owns(p):
 				setRouteName(r, "api_keys")
 				s.apiKeys.ServeHTTP(w, r)
+				return
+			case s.admin != nil && s.admin.owns(p):
+				setRouteName(r, "admin_api")
+				s.admin.ServeHTTP(w, r)
 				return
 			}
 		}
