@@ -186,8 +186,9 @@ func names(t *testing.T, items []json.RawMessage, field string) []string {
 
 // TestAdminPaging walks every list a page of two at a time: each item
 // once, in order, and the filters.
-func TestAdminPaging(t *testing.T) {
-	f := newFixture(t)
+func TestAdminPaging(t *testing.T) { forEachStore(t, testAdminPaging) }
+
+func testAdminPaging(t *testing.T, f *fixture) {
 	boss := f.addUser("boss", latchkey.RoleAdmin)
 	asBoss := basicOf(boss)
 	ctx := context.Background()

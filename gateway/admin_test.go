@@ -10,10 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/credential"
+	"github.com/latchkey/latchkey/postgres"
+	"github.com/latchkey/latchkey/storetest"
 )
 
 // adminPrefix is the fixtures' login.admin_path.
@@ -269,8 +272,9 @@ func onSession(format string) func(*adminMatrix, *latchkey.User) (string, string
 // on unsafe methods (403), an administrator's read-only API key (reads
 // only), callers who lack what the endpoint needs (403, or 404 where the
 // layer hides whether the target exists), and one who holds exactly that.
-func TestAdminAbilities(t *testing.T) {
-	f := newFixture(t)
+func TestAdminAbilities(t *testing.T) { forEachStore(t, testAdminAbilities) }
+
+func testAdminAbilities(t *testing.T, f *fixture) {
 	m := &adminMatrix{f: f, callers: map[string][]string{}}
 	f.role(emptyRole)
 	boss := f.addUser("boss", latchkey.RoleAdmin)
@@ -343,6 +347,19 @@ func TestAdminAbilities(t *testing.T) {
 			}
 		}
 	}
+}
+
+// forEachStore runs test on a fixture over SQLite, and over PostgreSQL
+// when LATCHKEY_TEST_POSTGRES names one.
+func forEachStore(t *testing.T, test func(*testing.T, *fixture)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, newFixture(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		st, err := postgres.Open(context.Background(), storetest.PostgresDSN(t), postgres.Options{Logger: quietLog(), Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		test(t, newFixtureOn(t, st))
+	})
 }
 
 // adminRouteOf names the endpoint that serves the method and path (after
