@@ -16,7 +16,9 @@ const OpenAPIPath = "/api/v1/openapi.json"
 // openAPIDocument is the OpenAPI 3.1 document of every endpoint latchkey
 // serves itself, written by hand. openapi_test.go holds the code to it: each
 // documented operation is called on a real gateway and every request and
-// answer is validated against the document.
+// answer is validated against the document. A new endpoint gets its path in
+// openapi.json, reusing the components (error responses, security schemes,
+// the parameters of unsafe requests), and its calls in TestOpenAPIDocument.
 //
 //go:embed openapi.json
 var openAPIDocument []byte

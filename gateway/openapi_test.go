@@ -93,7 +93,9 @@ func keyView(t testing.TB, w *httptest.ResponseRecorder) credential.KeyView {
 // gateway (SQLite store, credential service, issuer, a JWT verifier), with
 // answers of success and the usual refusals, and holds each request and
 // answer to the document. Then every documented operation must have been
-// called and answered with success.
+// called and answered with success: an endpoint added to the document
+// (admin endpoints, say) fails this test until it gets its calls here, in a
+// subtest of its own with check.in(t).
 func TestOpenAPIDocument(t *testing.T) {
 	f := newOpenAPIFixture(t)
 	check := newAPICheck(t, f.s.Handler())
@@ -410,6 +412,10 @@ func TestOpenAPICatchesDrift(t *testing.T) {
 	loginAnswer := wantStatus(t, a.do(withBody(login, loginBody)), 200)
 	exchange := request("POST", "/login/jwt-session", "")
 	exchangeAnswer := wantStatus(t, a.doInvalid(withBody(exchange, nil), "no bearer token"), 401)
+	opened := request("POST", "/login/jwt-session", "", "Authorization", "Bearer "+f.cloudToken("carol", nil))
+	openedAnswer := wantStatus(t, a.do(withBody(opened, nil)), 200)
+	jwks := request("GET", JWKSPath, "")
+	jwksAnswer := wantStatus(t, a.do(withBody(jwks, nil)), 200)
 	verify := request("GET", "/auth/verify", "", "X-Forwarded-Uri", "/api/v1/x", "X-Api-Key", f.key(ann, false).Key)
 	verifyAnswer := wantStatus(t, a.do(withBody(verify, nil)), 200)
 
@@ -463,6 +469,14 @@ func TestOpenAPICatchesDrift(t *testing.T) {
 		{"a Qlik error whose status disagrees", exchange, nil, exchangeAnswer, func(_ *int, _ http.Header, b string) string {
 			return strings.Replace(b, `"status": "401"`, `"status": "400"`, 1)
 		}, "status"},
+		{"the exchange's CSRF cookie without Secure", opened, nil, openedAnswer, func(_ *int, h http.Header, b string) string {
+			c := h.Values("Set-Cookie")
+			h["Set-Cookie"] = []string{c[0], strings.Replace(c[1], " Secure;", "", 1)}
+			return b
+		}, "Set-Cookie value 2 of 2"},
+		{"a JWKS that leaks a private key", jwks, nil, jwksAnswer, func(_ *int, _ http.Header, b string) string {
+			return strings.Replace(b, `"kty":`, `"d":"c2VjcmV0","kty":`, 1)
+		}, "'d'"},
 		{"a forward-auth answer without an identity header", verify, nil, verifyAnswer, func(_ *int, h http.Header, b string) string {
 			h.Del(HeaderKeyID)
 			return b
