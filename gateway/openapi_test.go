@@ -228,7 +228,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		gone := f.addUser("gone")
 		goneKey := f.key(gone, false)
 		disabled := true
-		if _, err := f.st.UpdateUser(ctx, gone.ID, latchkey.UserUpdate{Disabled: &disabled}); err != nil {
+		if _, err := f.st.UpdateUser(ctx, gone.ID, latchkey.UserUpdate{Disabled: &disabled}, nil); err != nil {
 			t.Fatal(err)
 		}
 		wantStatus(t, a.do(one("POST", goneKey.ID+"/rotate", xhr("Authorization", asBoss)...)), 400) // no new keys for a disabled user
