@@ -178,6 +178,7 @@ func TestErrors(t *testing.T) {
 		{"testdata/store_bad_driver.yaml", opts(), []wantErr{{"", 2, "store.driver", `"mysql" is not a store driver`}}},
 		{"testdata/store_timeout.yaml", opts(), []wantErr{{"", 3, "store.timeout", "5ms is out of range; use 10ms to 1m"}}},
 		{"testdata/forward_auth_clash.yaml", opts(), []wantErr{
+			{"", 2, "server.forward_auth_path", `"/api" would take the requests of latchkey's own /api/v1/openapi.json`},
 			{"", 2, "server.forward_auth_path", `"/api" would take the requests of login.path`},
 			{"", 2, "server.forward_auth_path", `would take the requests of login.logout_path`},
 			{"", 2, "server.forward_auth_path", `would take the requests of login.api_key_path`},

@@ -57,9 +57,9 @@ func (c *Config) Validate(authMethods []string) error {
 var AdminCollections = []string{"users", "roles", "abilities", "sessions", "audit"}
 
 // FixedPaths are the endpoints latchkey serves at paths of its own, whatever
-// the configuration says: health, readiness, metrics and the JWKS of its own
-// tokens.
-var FixedPaths = []string{"/healthz", "/readyz", "/metrics", "/.well-known/jwks.json"}
+// the configuration says: health, readiness, metrics, the JWKS of its own
+// tokens and the OpenAPI document of its own endpoints.
+var FixedPaths = []string{"/healthz", "/readyz", "/metrics", "/.well-known/jwks.json", "/api/v1/openapi.json"}
 
 // forwardAuth checks server.forward_auth_path. The gateway answers it, and
 // every path below it (Envoy appends the original path), before any route or

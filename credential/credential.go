@@ -68,8 +68,8 @@ type Service struct {
 	// The caches. Every entry carries a stamp and is used only while v
 	// says it is fresh: see versions.go for the invariant this keeps.
 	users     *otter.Cache[int64, *userEntry]
-	names     *otter.Cache[string, nameEntry] // "dirkey\x00userkey" → user id
-	absent    *otter.Cache[string, stamp]     // "dirkey\x00userkey" of users not in the store
+	names     *otter.Cache[string, nameEntry]   // "dirkey\x00userkey" → user id
+	absent    *otter.Cache[string, absentEntry] // "dirkey\x00userkey" of users not in the store
 	keys      *otter.Cache[string, *keyEntry]
 	sessions  *otter.Cache[[32]byte, *sessionEntry]
 	passwords *otter.Cache[[32]byte, *passwordCheck] // passwordCacheKey(login, password) → check
@@ -120,7 +120,7 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 		cacheKey:  randomBytes(16),
 		users:     newCache[int64, *userEntry](cfg.CacheSize, 10*time.Minute),
 		names:     newCache[string, nameEntry](cfg.CacheSize, 10*time.Minute),
-		absent:    newCache[string, stamp](cfg.CacheSize, AbsentFor),
+		absent:    newCache[string, absentEntry](cfg.CacheSize, AbsentFor),
 		keys:      newCache[string, *keyEntry](cfg.CacheSize, 10*time.Minute),
 		sessions:  newCache[[32]byte, *sessionEntry](cfg.CacheSize, 10*time.Minute),
 		passwords: newCache[[32]byte, *passwordCheck](cfg.CacheSize, cfg.PasswordCacheTTL),

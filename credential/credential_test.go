@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/password"
-	"github.com/latchkey/latchkey/sqlite"
+	"github.com/latchkey/latchkey/sqlstore"
 )
 
 var testParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -19,30 +18,41 @@ type fixture struct {
 	st  latchkey.Store
 	svc *Service
 	h   *password.Hasher
+	// exec runs a statement straight on the database: no change is
+	// published.
+	exec func(t testing.TB, stmt string)
+	// feed is heard by the service as the store's own feed is: a test
+	// publishes a resync there.
+	feed *sqlstore.Feed
 }
 
+func newTestHasher() *password.Hasher { return password.NewHasher(testParams, 4) }
+
+// newFixture is a service over a new SQLite store.
 func newFixture(t testing.TB) *fixture {
-	return newFixtureWith(t, password.NewHasher(testParams, 4), 50)
+	return newFixtureWith(t, newTestHasher(), 50)
 }
 
 // newFixtureWith is newFixture with the given hasher and limit of failures
 // per client address.
 func newFixtureWith(t testing.TB, h *password.Hasher, addressFailures int) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(ctx, st, h, slog.New(slog.DiscardHandler), Config{
+	return newFixtureOn(t, openSQLite(t, 0), h, addressFailures)
+}
+
+// newFixtureOn is newFixtureWith over ts, a store of any backend.
+func newFixtureOn(t testing.TB, ts *testStore, h *password.Hasher, addressFailures int) *fixture {
+	t.Helper()
+	st := &feedStore{Store: ts.Store}
+	svc, err := New(context.Background(), st, h, slog.New(slog.DiscardHandler), Config{
 		SessionIdle: time.Hour, SessionLifetime: 24 * time.Hour, KeyMaxDays: 365, KeyDefaultDays: 30,
 		MaxFailures: 5, MaxAddressFailures: addressFailures, FailureWindow: time.Minute, SealKey: make([]byte, 32),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { svc.Close(); st.Close() })
-	return &fixture{st: st, svc: svc, h: h}
+	t.Cleanup(func() { svc.Close() }) // before the store closes: cleanups run last first
+	return &fixture{st: st, svc: svc, h: h, exec: ts.exec, feed: &st.feed}
 }
 
 // addUser makes LAB\name with the password "password-<name>" and roles.

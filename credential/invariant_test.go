@@ -111,8 +111,8 @@ func TestSignInThenChange(t *testing.T) {
 			_, _, err := f.svc.SignIn(context.Background(), c.login, c.key, "192.0.2.9:1", latchkey.MethodBasic)
 			return err
 		}},
-		{"JWT or certificate lookup", func(f *fixture, c *creds) error {
-			_, _, _, found, err := f.svc.Access(context.Background(), c.u.Directory, c.u.Username)
+		{"JWT or certificate vouched for", func(f *fixture, c *creds) error {
+			_, found, err := f.svc.Vouch(context.Background(), &latchkey.Principal{Directory: c.u.Directory, Username: c.u.Username, Method: latchkey.MethodJWT})
 			if err == nil && !found {
 				err = fmt.Errorf("not found")
 			}

@@ -177,15 +177,11 @@ func (s *Service) RevokeRole(ctx context.Context, a Actor, userID int64, role, r
 	return s.store.RevokeRole(ctx, userID, role, s.record(a, latchkey.AuditRoleRevoke, u.QualifiedName(), userID, remote, "role: "+role))
 }
 
-// roleTarget reads the user whose roles a changes: needs roles.manage; a
-// user a cannot see (without users.manage, anyone but themselves) is not
-// found.
+// roleTarget reads the user whose roles a changes, which needs
+// roles.manage.
 func (s *Service) roleTarget(ctx context.Context, a Actor, userID int64, what string) (*latchkey.User, error) {
 	if err := needWrite(a, latchkey.AbilityRolesManage, what); err != nil {
 		return nil, err
-	}
-	if !isOperator(a) && !a.Can(latchkey.AbilityUsersManage) && a.UserID != userID {
-		return nil, errNoUser(userID)
 	}
 	u, err := s.store.User(ctx, userID)
 	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {

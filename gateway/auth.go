@@ -123,13 +123,3 @@ func (rt *route) authorize(p *latchkey.Principal, r *http.Request) error {
 		return latchkey.Errorf(latchkey.EFORBIDDEN, "This route needs the abilities %s.", strings.Join(missing, ", "))
 	}
 }
-
-// access finds a user that another method (a JWT, a certificate) names, with
-// roles and abilities, through the credential service; found is false when
-// the store has no such user, or there is no credential service.
-func (s *Server) access(ctx context.Context, dir, user string) (*latchkey.User, []string, []string, bool, error) {
-	if s.creds == nil {
-		return nil, nil, nil, false, nil
-	}
-	return s.creds.Access(ctx, dir, user)
-}

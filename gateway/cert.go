@@ -147,23 +147,11 @@ func (a *certAuth) username(c *x509.Certificate, fp string) string {
 
 // principal makes the principal of DIR\user proven by the certificate. A
 // user the store holds (the directory compared in any case, as Qlik does)
-// lends the principal their names, roles and abilities; a disabled one is
-// refused. The credential is the certificate, by fingerprint.
+// lends the principal their names, email, groups, roles and abilities (the
+// certificate carries none of its own); a disabled one is refused
+// (credential.Service.Vouch). The credential is the certificate, by
+// fingerprint.
 func (a *certAuth) principal(ctx context.Context, c *x509.Certificate, fp, dir, user string) (*latchkey.Principal, bool, error) {
-	p := &latchkey.Principal{Directory: dir, Username: user, Method: latchkey.MethodCert,
-		CredentialID: "sha256:" + fp, ExpiresAt: c.NotAfter}
-	u, roles, abilities, found, err := a.s.access(ctx, dir, user)
-	if err != nil {
-		return nil, false, err
-	}
-	if !found {
-		return p, false, nil
-	}
-	if u.Disabled {
-		return nil, true, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The account %s is disabled.", u.QualifiedName())
-	}
-	p.UserID, p.Directory, p.Username = u.ID, u.Directory, u.Username
-	p.DisplayName, p.Email, p.Groups = u.DisplayName, u.Email, u.Groups
-	p.Roles, p.Abilities = roles, abilities
-	return p, true, nil
+	return a.s.creds.Vouch(ctx, &latchkey.Principal{Directory: dir, Username: user, Method: latchkey.MethodCert,
+		CredentialID: "sha256:" + fp, ExpiresAt: c.NotAfter})
 }

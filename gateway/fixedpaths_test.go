@@ -11,8 +11,10 @@ import (
 // TestFixedPathsAgree: the paths that config keeps server.forward_auth_path
 // away from are the ones the gateway serves of its own accord.
 func TestFixedPathsAgree(t *testing.T) {
-	if !slices.Contains(config.FixedPaths, JWKSPath) {
-		t.Errorf("config.FixedPaths %v lacks the JWKS path %s", config.FixedPaths, JWKSPath)
+	for _, p := range []string{JWKSPath, OpenAPIPath} {
+		if !slices.Contains(config.FixedPaths, p) {
+			t.Errorf("config.FixedPaths %v lacks %s", config.FixedPaths, p)
+		}
 	}
 	f := newFixture(t)
 	for _, p := range config.FixedPaths {

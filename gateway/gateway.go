@@ -1,10 +1,11 @@
 // Package gateway is latchkey's HTTP transport: it listens, matches each
 // request to a route, authenticates it with the route's methods, authorizes
 // it, and forwards it to the route's upstream (a URL, reverse-proxied, or the
-// built-in echo). It also serves /healthz, /readyz and /metrics, and, over the
-// credential service, seed 004's JSON login and logout, the API key
-// endpoints and the admin API (users, roles, abilities, sessions, audit),
-// and the JWT endpoints: the JWKS of latchkey's own tokens, seed
+// built-in echo). It also serves /healthz, /readyz, /metrics and the OpenAPI
+// document of its own endpoints (openapi.json), and, over the credential
+// service, seed 004's JSON login and logout, the API key endpoints, the
+// admin API (users, roles, abilities, sessions, audit) and the JWT
+// endpoints: the JWKS of latchkey's own tokens, seed
 // 002's JWT login and seed 000's JWT session exchange.
 //
 // Each authentication method is one file here (session.go, basic.go,
@@ -127,28 +128,37 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 		return nil, err
 	}
 	s.forwardAuth = newForwardAuth(s)
-	s.handler = s.logRequests(s.dispatch(map[string]http.Handler{
-		"/healthz": s.handle(s.healthz),
-		"/readyz":  s.handle(s.readyz),
-		"/metrics": s.metrics.handler(),
+	s.handler = s.logRequests(s.dispatch(map[string]ownEndpoint{
+		"/healthz":  {"healthz", s.handle(s.healthz)},
+		"/readyz":   {"readyz", s.handle(s.readyz)},
+		"/metrics":  {"metrics", s.metrics.handler()},
+		OpenAPIPath: {"openapi", s.handle(s.serveOpenAPI)},
 	}))
 	return s, nil
 }
 
+// ownEndpoint is one of the endpoints that dispatch answers at a fixed path
+// for GET and HEAD, with the route name its requests are logged under.
+type ownEndpoint struct {
+	name string
+	h    http.Handler
+}
+
 // dispatch serves latchkey's own endpoints and sends everything else to the
-// routes: /healthz, /readyz and /metrics for GET and HEAD; the forward-auth
+// routes: /healthz, /readyz, /metrics and the OpenAPI document (OpenAPIPath)
+// for GET and HEAD; the forward-auth
 // path (and, for Envoy, every path below it) for every method; the JWKS, the
 // JWT login and JWT session paths, and the login and logout paths for every
 // method (they answer 405 but to their own); every clean path under the
 // API key prefix; and every clean path at or below the admin API's
 // collections (admin.go). No path cleaning or redirects happen here: the
 // router refuses unclean paths itself.
-func (s *Server) dispatch(own map[string]http.Handler) http.Handler {
+func (s *Server) dispatch(own map[string]ownEndpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if h, ok := own[p]; ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			setRouteName(r, p[1:])
-			h.ServeHTTP(w, r)
+		if e, ok := own[p]; ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			setRouteName(r, e.name)
+			e.h.ServeHTTP(w, r)
 			return
 		}
 		if s.forwardAuth != nil && s.forwardAuth.owns(p) {

@@ -135,7 +135,7 @@ func bearerToken(header string) (string, error) {
 // is refused once the API key it was obtained with is gone (checkOrigin). A user the
 // store holds under the same DIRECTORY\user lends their roles and abilities
 // (and their name, email and groups where the token has none); a disabled
-// one is refused.
+// one is refused (credential.Service.Vouch).
 func (a *jwtAuth) principal(ctx context.Context, res *jwtverify.Result) (*latchkey.Principal, error) {
 	// Checked on every request, before the memo: a key is revoked without
 	// any change of its user.
@@ -153,27 +153,12 @@ func (a *jwtAuth) principal(ctx context.Context, res *jwtverify.Result) (*latchk
 	return p, err
 }
 
+// makePrincipal makes the principal of a verified token; found says
+// whether the store holds its user.
 func (a *jwtAuth) makePrincipal(ctx context.Context, res *jwtverify.Result) (*latchkey.Principal, bool, error) {
-	p := &latchkey.Principal{
+	return a.s.creds.Vouch(ctx, &latchkey.Principal{
 		Directory: res.Directory, Username: res.Username, DisplayName: res.DisplayName, Email: res.Email,
 		Groups: res.Groups, Claims: res.Claims, Method: latchkey.MethodJWT,
 		CredentialID: cmp.Or(res.JTI, res.KeyID), ExpiresAt: res.ExpiresAt, ReadOnly: res.ReadOnly,
-	}
-	u, roles, abilities, found, err := a.s.access(ctx, res.Directory, res.Username)
-	if err != nil {
-		return nil, false, err
-	}
-	if !found {
-		return p, false, nil
-	}
-	if u.Disabled {
-		return nil, true, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The account %s is disabled.", u.QualifiedName())
-	}
-	p.UserID, p.Directory, p.Username = u.ID, u.Directory, u.Username
-	p.DisplayName, p.Email = cmp.Or(p.DisplayName, u.DisplayName), cmp.Or(p.Email, u.Email)
-	if len(p.Groups) == 0 {
-		p.Groups = u.Groups
-	}
-	p.Roles, p.Abilities = roles, abilities
-	return p, true, nil
+	})
 }
