@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"slices"
@@ -26,11 +27,16 @@ const adminPrefix = "/api/v1"
 // the required headers on unsafe methods.
 func (f *fixture) adminDo(method, path, body string, cred ...string) *httptest.ResponseRecorder {
 	f.t.Helper()
+	return f.serve(adminRequest(method, path, body, cred...))
+}
+
+// adminRequest is the request adminDo sends.
+func adminRequest(method, path, body string, cred ...string) *http.Request {
 	h := cred
 	if !latchkey.SafeMethod(method) {
 		h = xhr(cred...)
 	}
-	return f.serve(request(method, adminPrefix+path, body, h...))
+	return request(method, adminPrefix+path, body, h...)
 }
 
 // adminOK calls the admin API, fails unless the answer has the status, and
@@ -279,6 +285,7 @@ func testAdminAbilities(t *testing.T, f *fixture) {
 	boss := f.addUser("boss", latchkey.RoleAdmin)
 	asBoss := basicOf(boss)
 	readOnly := []string{"X-Api-Key", f.key(boss, true).Key}
+	api := newAPICheck(t, f.s.Handler())
 
 	covered := map[string]bool{}
 	for _, tt := range adminCases {
@@ -307,30 +314,46 @@ func testAdminAbilities(t *testing.T, f *fixture) {
 				}
 			}
 
-			w := f.adminDo(tt.method, path, body)
+			// Every request goes through the OpenAPI harness, which holds it
+			// and its answer to openapi.json.
+			a := api.in(t)
+			w := a.doInvalid(adminRequest(tt.method, path, body), "no credentials")
 			check("nobody", w, 401, "credentials")
 			if c := w.Header().Get("WWW-Authenticate"); c != basicChallenge {
 				t.Errorf("nobody: WWW-Authenticate %q, want %q", c, basicChallenge)
 			}
 			if !safe {
-				w = f.serve(request(tt.method, adminPrefix+path, body, append([]string{"Content-Type", "application/json"}, asBoss...)...))
-				check("without the required headers", w, 403, "Origin header is required")
-				w = f.serve(request(tt.method, adminPrefix+path, body, xhr(append([]string{"X-Requested-With", "fetch"}, asBoss...)...)...))
-				check("with a wrong X-Requested-With", w, 403, "X-Requested-With")
+				r := request(tt.method, adminPrefix+path, body, append([]string{"Content-Type", "application/json"}, asBoss...)...)
+				check("without the required headers", a.doInvalid(r, "no Origin"), 403, "Origin header is required")
+				r = request(tt.method, adminPrefix+path, body, xhr(append([]string{"X-Requested-With", "fetch"}, asBoss...)...)...)
+				check("with a wrong X-Requested-With", a.doInvalid(r, "X-Requested-With is not XMLHttpRequest"), 403, "X-Requested-With")
 			}
 			if safe {
-				check("a read-only key", f.adminDo(tt.method, path, body, readOnly...), tt.status, "")
+				check("a read-only key", a.do(adminRequest(tt.method, path, body, readOnly...)), tt.status, "")
+				check("a read-only key, HEAD", a.do(adminRequest("HEAD", path, body, readOnly...)), tt.status, "")
 			} else {
-				check("a read-only key", f.adminDo(tt.method, path, body, readOnly...), 403, "read-only")
+				check("a read-only key", a.do(adminRequest(tt.method, path, body, readOnly...)), 403, "read-only")
 			}
 			for _, d := range tt.denied {
 				want := ""
 				if d.status == 403 {
 					want = d.lacks[0]
 				}
-				check("without "+strings.Join(d.lacks, " and "), f.adminDo(tt.method, path, body, m.lacking(d.lacks...)...), d.status, want)
+				who := "without " + strings.Join(d.lacks, " and ")
+				check(who, a.do(adminRequest(tt.method, path, body, m.lacking(d.lacks...)...)), d.status, want)
+				if safe {
+					w := a.do(adminRequest("HEAD", path, body, m.lacking(d.lacks...)...))
+					if w.Code != d.status {
+						t.Errorf("%s, HEAD: %d, want %d", who, w.Code, d.status)
+					}
+				}
 			}
-			w = f.adminDo(tt.method, path, body, holder...)
+			if safe {
+				if w := a.do(adminRequest("HEAD", path, body, holder...)); w.Code != tt.status {
+					t.Errorf("HEAD: %d, want %d", w.Code, tt.status)
+				}
+			}
+			w = a.do(adminRequest(tt.method, path, body, holder...))
 			check("with "+strings.Join(tt.needs, " and "), w, tt.status, "")
 			if w.Header().Get("Cache-Control") != "no-store" || w.Header().Get("Content-Type") != "application/json" {
 				t.Errorf("headers: %v", w.Header())
