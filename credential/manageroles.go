@@ -11,7 +11,8 @@ import (
 // Roles and abilities. Reading them needs roles.manage or users.manage (who
 // manages users must know what to grant); changing them, and granting and
 // revoking roles, needs roles.manage. Nobody grants a role with an ability
-// they do not hold themselves, nor gives a role such an ability.
+// they do not hold themselves, nor gives a role such an ability — except
+// holders of the admin role, who may give any (see outranks).
 //
 // Built-in roles and abilities cannot be deleted, and a built-in role keeps
 // its built-in abilities (more may be added); the store refuses a change
