@@ -33,8 +33,8 @@ cli:NAME, NAME being the operating system's user, from "local".
 
 Filters, all optional, combined:
   --user, --directory   what that user did (they are the ACTOR)
-  --subject-user,       what was done to that user: their account, their
-  --subject-directory   roles, the sessions ended for them
+  --subject-user,       what was done to that user: their account, roles,
+  --subject-directory   API keys, sessions and sign-ins
   --actor-id ID,        the same two by user id (for a user since deleted)
   --subject-id ID
   --actor NAME          the actor exactly as listed: cli:root, LAB\goran, or
