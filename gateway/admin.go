@@ -342,11 +342,7 @@ func (a *adminEndpoints) listUsers(w http.ResponseWriter, r *http.Request, p *la
 		return q.err
 	}
 	page, err := a.s.creds.Users(r.Context(), p, uq)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, page)
-	return nil
+	return reply(w, http.StatusOK, page, err)
 }
 
 func (a *adminEndpoints) createUser(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, _ []string) error {
@@ -365,11 +361,7 @@ func (a *adminEndpoints) createUser(w http.ResponseWriter, r *http.Request, p *l
 
 func (a *adminEndpoints) me(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, _ []string) error {
 	v, err := a.s.creds.User(r.Context(), p, p.UserID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return reply(w, http.StatusOK, v, err)
 }
 
 func (a *adminEndpoints) user(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, args []string) error {
@@ -378,11 +370,7 @@ func (a *adminEndpoints) user(w http.ResponseWriter, r *http.Request, p *latchke
 		return err
 	}
 	v, err := a.s.creds.User(r.Context(), p, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return reply(w, http.StatusOK, v, err)
 }
 
 func (a *adminEndpoints) updateUser(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, args []string) error {
@@ -395,11 +383,7 @@ func (a *adminEndpoints) updateUser(w http.ResponseWriter, r *http.Request, p *l
 		return err
 	}
 	v, err := a.s.creds.UpdateUser(r.Context(), p, id, ch, remote(r))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return reply(w, http.StatusOK, v, err)
 }
 
 func (a *adminEndpoints) deleteUser(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, args []string) error {
@@ -407,11 +391,7 @@ func (a *adminEndpoints) deleteUser(w http.ResponseWriter, r *http.Request, p *l
 	if err != nil {
 		return err
 	}
-	if err := a.s.creds.DeleteUser(r.Context(), p, id, remote(r)); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, successBody{true})
-	return nil
+	return done(w, a.s.creds.DeleteUser(r.Context(), p, id, remote(r)))
 }
 
 func (a *adminEndpoints) disable(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, args []string) error {
@@ -428,11 +408,7 @@ func (a *adminEndpoints) setDisabled(w http.ResponseWriter, r *http.Request, p *
 		return err
 	}
 	v, err := a.s.creds.SetDisabled(r.Context(), p, id, disabled, remote(r))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return reply(w, http.StatusOK, v, err)
 }
 
 type setPasswordRequest struct {
@@ -451,11 +427,7 @@ func (a *adminEndpoints) setPassword(w http.ResponseWriter, r *http.Request, p *
 	if req.Password == nil || *req.Password == "" {
 		return latchkey.Errorf(latchkey.EINVALID, `The field "password" is required and must not be empty; DELETE the password to remove it.`)
 	}
-	if err := a.s.creds.SetPassword(r.Context(), p, id, *req.Password, remote(r)); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, successBody{true})
-	return nil
+	return done(w, a.s.creds.SetPassword(r.Context(), p, id, *req.Password, remote(r)))
 }
 
 func (a *adminEndpoints) removePassword(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, args []string) error {
@@ -463,11 +435,7 @@ func (a *adminEndpoints) removePassword(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	if err := a.s.creds.SetPassword(r.Context(), p, id, "", remote(r)); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, successBody{true})
-	return nil
+	return done(w, a.s.creds.SetPassword(r.Context(), p, id, "", remote(r)))
 }
 
 type changePasswordRequest struct {
@@ -486,11 +454,7 @@ func (a *adminEndpoints) changePassword(w http.ResponseWriter, r *http.Request, 
 	case req.Password == "":
 		return latchkey.Errorf(latchkey.EINVALID, `The field "password" is required and must not be empty.`)
 	}
-	if err := a.s.creds.ChangePassword(r.Context(), p, req.CurrentPassword, req.Password, remote(r)); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, successBody{true})
-	return nil
+	return done(w, a.s.creds.ChangePassword(r.Context(), p, req.CurrentPassword, req.Password, remote(r)))
 }
 
 func (a *adminEndpoints) userRoles(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, args []string) error {
@@ -511,11 +475,7 @@ func (a *adminEndpoints) grantRole(w http.ResponseWriter, r *http.Request, p *la
 	if err != nil {
 		return err
 	}
-	if err := a.s.creds.GrantRole(r.Context(), p, id, args[1], remote(r)); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, successBody{true})
-	return nil
+	return done(w, a.s.creds.GrantRole(r.Context(), p, id, args[1], remote(r)))
 }
 
 func (a *adminEndpoints) revokeRole(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, args []string) error {
@@ -523,11 +483,7 @@ func (a *adminEndpoints) revokeRole(w http.ResponseWriter, r *http.Request, p *l
 	if err != nil {
 		return err
 	}
-	if err := a.s.creds.RevokeRole(r.Context(), p, id, args[1], remote(r)); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, successBody{true})
-	return nil
+	return done(w, a.s.creds.RevokeRole(r.Context(), p, id, args[1], remote(r)))
 }
 
 // endedBody answers the ending of a user's sessions.
@@ -632,11 +588,7 @@ func (a *adminEndpoints) updateRole(w http.ResponseWriter, r *http.Request, p *l
 }
 
 func (a *adminEndpoints) deleteRole(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, args []string) error {
-	if err := a.s.creds.DeleteRole(r.Context(), p, args[0], remote(r)); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, successBody{true})
-	return nil
+	return done(w, a.s.creds.DeleteRole(r.Context(), p, args[0], remote(r)))
 }
 
 func (a *adminEndpoints) listAbilities(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, _ []string) error {
@@ -645,11 +597,7 @@ func (a *adminEndpoints) listAbilities(w http.ResponseWriter, r *http.Request, p
 		return err
 	}
 	page, err := a.s.creds.AbilitiesPage(r.Context(), p, nq)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, page)
-	return nil
+	return reply(w, http.StatusOK, page, err)
 }
 
 type createAbilityRequest struct {
@@ -663,19 +611,11 @@ func (a *adminEndpoints) createAbility(w http.ResponseWriter, r *http.Request, p
 		return err
 	}
 	ab, err := a.s.creds.CreateAbility(r.Context(), p, latchkey.Ability{Name: req.Name, Description: req.Description}, remote(r))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, ab)
-	return nil
+	return reply(w, http.StatusCreated, ab, err)
 }
 
 func (a *adminEndpoints) deleteAbility(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, args []string) error {
-	if err := a.s.creds.DeleteAbility(r.Context(), p, args[0], remote(r)); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, successBody{true})
-	return nil
+	return done(w, a.s.creds.DeleteAbility(r.Context(), p, args[0], remote(r)))
 }
 
 // Sessions.
@@ -690,28 +630,16 @@ func (a *adminEndpoints) listSessions(w http.ResponseWriter, r *http.Request, p 
 		return q.err
 	}
 	page, err := a.s.creds.ListSessions(r.Context(), p, sq)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, page)
-	return nil
+	return reply(w, http.StatusOK, page, err)
 }
 
 func (a *adminEndpoints) session(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, args []string) error {
 	v, err := a.s.creds.SessionByID(r.Context(), p, args[0])
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return reply(w, http.StatusOK, v, err)
 }
 
 func (a *adminEndpoints) endSession(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, args []string) error {
-	if err := a.s.creds.EndSessionByID(r.Context(), p, args[0], remote(r)); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, successBody{true})
-	return nil
+	return done(w, a.s.creds.EndSessionByID(r.Context(), p, args[0], remote(r)))
 }
 
 // The audit log.
@@ -724,9 +652,19 @@ func (a *adminEndpoints) audit(w http.ResponseWriter, r *http.Request, p *latchk
 		return q.err
 	}
 	page, err := a.s.creds.Audit(r.Context(), p, aq)
+	return reply(w, http.StatusOK, page, err)
+}
+
+// reply writes v as the answer with status, or returns err.
+func reply(w http.ResponseWriter, status int, v any, err error) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, status, v)
 	return nil
+}
+
+// done answers {"success": true}, or returns err.
+func done(w http.ResponseWriter, err error) error {
+	return reply(w, http.StatusOK, successBody{true}, err)
 }
