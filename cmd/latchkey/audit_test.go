@@ -115,9 +115,10 @@ func TestAuditFilters(t *testing.T) {
 				t.Errorf("--since the second newest event lists %v", actions(got))
 			}
 
-			// What concerns goran, by name or id: his account, and the
-			// session the operator ended.
-			about := []string{latchkey.AuditSessionEnd, latchkey.AuditUserCreate}
+			// What concerns goran, by name or id: his account, his key,
+			// his sign-in and session, and the session the operator ended.
+			about := []string{latchkey.AuditSessionEnd, latchkey.AuditLoginSuccess, latchkey.AuditSessionCreate,
+				latchkey.AuditAPIKeyCreate, latchkey.AuditUserCreate}
 			if got := actions(events("--subject-directory", "lab", "--subject-user", "goran")); !slices.Equal(got, about) {
 				t.Errorf("--subject-user goran = %v, want %v", got, about)
 			}
