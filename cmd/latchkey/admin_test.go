@@ -175,7 +175,9 @@ func TestUserDelete(t *testing.T) {
 				t.Errorf("keys of a deleted user are listed: %+v", got)
 			}
 			evs := decode[[]*latchkey.AuditEvent](t, mustCLI(t, "", with("audit", "--subject-id", strconv.FormatInt(goran.ID, 10), "-o", "json")...))
-			if len(evs) != 2 || evs[0].Action != latchkey.AuditUserDelete || evs[0].Target != `LAB\goran` || evs[1].Action != latchkey.AuditUserCreate {
+			// His account made and deleted, and the key made for him between.
+			if len(evs) != 3 || evs[0].Action != latchkey.AuditUserDelete || evs[0].Target != `LAB\goran` ||
+				evs[1].Action != latchkey.AuditAPIKeyCreate || evs[2].Action != latchkey.AuditUserCreate {
 				t.Errorf("the audit log of a deleted user: %+v", evs)
 			}
 			mustFail(t, "nobody", with("user", "delete", "--user", "nobody", "--yes")...)
