@@ -272,7 +272,9 @@ func TestChangePassword(t *testing.T) {
 
 func TestCreateKey(t *testing.T) {
 	var logs bytes.Buffer
-	f := newFixtureWith(t, func(o *Options) { o.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})) })
+	f := newFixtureWith(t, func(o *Options) {
+		o.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
 	f.addUser("goran", "apikey-user")
 	b := f.browser("b")
 	b.signIn(`LAB\goran`, "password-goran")
