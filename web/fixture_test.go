@@ -74,7 +74,7 @@ func newFixtureWith(t *testing.T, edit func(*Options)) *fixture {
 	creds, err := credential.New(ctx, st, password.NewHasher(testParams, 4), slog.New(slog.DiscardHandler), credential.Config{
 		SessionIdle: time.Hour, SessionLifetime: 24 * time.Hour, KeyMaxDays: 90, KeyDefaultDays: 30,
 		MaxFailures: 5, MaxAddressFailures: 50, FailureWindow: time.Minute, SealKey: make([]byte, 32),
-		PasswordMinLength: 10, Now: c.Now,
+		PasswordMinLength: 10, Now: c.Now, FlushEvery: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
