@@ -5,7 +5,9 @@
 // document of its own endpoints (openapi.json), and, over the
 // credential service, seed 004's JSON login and logout and the API key
 // endpoints, and the JWT endpoints: the JWKS of latchkey's own tokens, seed
-// 002's JWT login and seed 000's JWT session exchange.
+// 002's JWT login and seed 000's JWT session exchange. It mounts the pages
+// for people (Deps.Pages, the web package's handler, which it does not
+// import) under ui.prefix on the listeners of ui.listeners.
 //
 // Each authentication method is one file here (session.go, basic.go,
 // apikey.go) and one line in methods.go. The methods only parse the request
@@ -63,6 +65,11 @@ type Server struct {
 	// request through (nil: not served).
 	forwardAuth *forwardAuth
 
+	// pages are the pages for people (nil: not served), on the listeners
+	// of pageListeners (empty: every listener).
+	pages         Pages
+	pageListeners []string
+
 	listeners []*listener
 
 	refusalDelay time.Duration // RefusalDelay; tests shorten it
@@ -83,7 +90,23 @@ type Deps struct {
 	Log       *slog.Logger
 	Verifiers map[string]TokenVerifier // the configured JWT verifiers, by name
 	Issuer    Issuer                   // latchkey's own tokens
+	// Pages are the pages for people (package web), served when ui.enabled
+	// is set, under their prefix, on the listeners of ui.listeners.
+	Pages Pages
 }
+
+// Pages is a handler of pages under a prefix of its own, such as the web
+// package's. The gateway sends it every clean path it owns, on the
+// listeners that serve it, before the routes.
+type Pages interface {
+	http.Handler
+	// Owns reports whether the pages answer the path.
+	Owns(path string) bool
+}
+
+// NotePrincipal records who a request served by the pages is, for the
+// request log, as the gateway records it for its own endpoints.
+func NotePrincipal(r *http.Request, p *latchkey.Principal) { setPrincipal(r, p) }
 
 // New builds a gateway for cfg. With a credential service it offers the
 // methods of MethodNames and serves the login, logout and API key endpoints;
@@ -121,6 +144,9 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 		return nil, err
 	}
 	s.forwardAuth = newForwardAuth(s)
+	if d.Pages != nil && cfg.UI.Enabled {
+		s.pages, s.pageListeners = d.Pages, cfg.UI.Listeners
+	}
 	s.handler = s.logRequests(s.dispatch(map[string]ownEndpoint{
 		"/healthz":  {"healthz", s.handle(s.healthz)},
 		"/readyz":   {"readyz", s.handle(s.readyz)},
@@ -142,9 +168,10 @@ type ownEndpoint struct {
 // for GET and HEAD; the forward-auth
 // path (and, for Envoy, every path below it) for every method; the JWKS, the
 // JWT login and JWT session paths, and the login and logout paths for every
-// method (they answer 405 but to their own); and every clean path under the
-// API key prefix. No path cleaning or redirects happen here: the router
-// refuses unclean paths itself.
+// method (they answer 405 but to their own); every clean path under the
+// API key prefix; and, on the listeners that serve them, every clean path
+// the pages own (ui.prefix). No path cleaning or redirects happen here: the
+// router refuses unclean paths itself.
 func (s *Server) dispatch(own map[string]ownEndpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
@@ -179,8 +206,18 @@ func (s *Server) dispatch(own map[string]ownEndpoint) http.Handler {
 				return
 			}
 		}
+		if s.pages != nil && s.pages.Owns(p) && cleanPath(p) && s.servesPages(r) {
+			setRouteName(r, "pages")
+			s.pages.ServeHTTP(w, r)
+			return
+		}
 		s.routes.ServeHTTP(w, r)
 	})
+}
+
+// servesPages reports whether the listener r arrived on serves the pages.
+func (s *Server) servesPages(r *http.Request) bool {
+	return len(s.pageListeners) == 0 || slices.Contains(s.pageListeners, listenerOf(r.Context()))
 }
 
 // jwtEndpoint returns the JWT endpoint served at p, if any, and its name.

@@ -77,7 +77,8 @@ type Options struct {
 	KeyMaxDays, KeyDefaultDays int
 	// TrustedOrigins are origins ("https://host:port") besides the request's
 	// own whose form posts are accepted, as for the JSON API
-	// (login.allowed_origins that are origins).
+	// (login.allowed_origins); entries that are not origins
+	// (scheme://host[:port]) are left out.
 	TrustedOrigins []string
 	// RefusalDelay is how long a sign-in refused for too many failures
 	// waits before it answers, as the JSON login does.
@@ -127,8 +128,10 @@ func New(o Options) (*Handler, error) {
 	}
 	cop := http.NewCrossOriginProtection()
 	for _, origin := range o.TrustedOrigins {
-		if err := cop.AddTrustedOrigin(origin); err != nil {
-			return nil, latchkey.Wrap(err, latchkey.EINTERNAL, "web: trusted origin "+origin)
+		if strings.Contains(origin, "://") {
+			if err := cop.AddTrustedOrigin(origin); err != nil {
+				h.log.Warn("the pages do not trust this origin: it is not scheme://host[:port]", "origin", origin)
+			}
 		}
 	}
 	cop.SetDenyHandler(http.HandlerFunc(h.crossOrigin))
