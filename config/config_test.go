@@ -207,6 +207,8 @@ func TestErrors(t *testing.T) {
 			{"", 2, "ui.prefix", `"/ui/" would take the requests of server.forward_auth_path`}}},
 		{"testdata/ui_fixed.yaml", opts(), []wantErr{
 			{"", 2, "ui.prefix", `"/metrics/" would take the requests of latchkey's own /metrics`}}},
+		{"testdata/ui_odd.yaml", opts(), []wantErr{
+			{"", 2, "ui.prefix", `"/{x}/" must be a clean absolute path with a slash at both ends, other than /, of letters, digits and -._~`}}},
 		{"testdata/ui_unclean.yaml", opts(), []wantErr{
 			{"", 2, "ui.prefix", `"/ui" must be a clean absolute path with a slash at both ends`}}},
 		{"testdata/trusted_proxies.yaml", opts(), []wantErr{

@@ -128,8 +128,9 @@ func (v *validator) ui(c *Config) {
 	const key = "ui.prefix"
 	p := u.Prefix
 	clean := path.Clean(p)
-	if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") || p == "/" || clean+"/" != p || strings.ContainsAny(p, "?#%\\ ") {
-		v.add(key, "%q must be a clean absolute path with a slash at both ends, other than /, such as /ui/", p)
+	plain := strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/") == ""
+	if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") || p == "/" || clean+"/" != p || !plain {
+		v.add(key, "%q must be a clean absolute path with a slash at both ends, other than /, of letters, digits and -._~, such as /ui/", p)
 		return
 	}
 	if !u.Enabled {

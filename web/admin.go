@@ -287,7 +287,7 @@ func (h *Handler) createRole(v *visit) error {
 }
 
 func (h *Handler) setRoleAbilities(v *visit) error {
-	name := v.r.PathValue("name")
+	name := v.r.PostForm.Get("role")
 	abilities := v.r.PostForm["ability"]
 	if abilities == nil {
 		abilities = []string{}
@@ -299,7 +299,7 @@ func (h *Handler) setRoleAbilities(v *visit) error {
 }
 
 func (h *Handler) deleteRole(v *visit) error {
-	name := v.r.PathValue("name")
+	name := v.r.PostForm.Get("role")
 	if err := h.creds.DeleteRole(v.r.Context(), v.p, name, v.r.RemoteAddr); err != nil {
 		return err
 	}

@@ -519,7 +519,7 @@ func TestAdminAbilities(t *testing.T) {
 		{"/ui/admin/users/1/roles/grant", "role", "apikey-user"},
 		{"/ui/admin/roles", "name", "r"},
 		{"/ui/admin/abilities", "name", "a.b"},
-		{"/ui/admin/roles/admin/delete"},
+		{"/ui/admin/roles/delete", "role", "admin"},
 		{"/ui/admin/sessions/end-all", "user_id", "1"},
 	} {
 		if p := g.post(post[0], post[1:]...); p.status != http.StatusForbidden && p.status != http.StatusNotFound {
@@ -559,13 +559,20 @@ func TestAdminRoles(t *testing.T) {
 	a.post("/ui/admin/roles", "name", "reporting", "ability", "reports.read").want(t, http.StatusBadRequest,
 		`<p class="error" role="alert">Only someone who holds reports.read may give it to a role.`)
 	a.post("/ui/admin/roles", "name", "reporting", "description", "Reports", "ability", "audit.read").want(t, http.StatusOK, "The role reporting is created.")
-	a.post("/ui/admin/roles/reporting/abilities", "ability", "apikey.generate", "ability", "audit.read").want(t, http.StatusOK, "The abilities of the role reporting are saved.")
+	a.post("/ui/admin/roles/abilities", "role", "reporting", "ability", "apikey.generate", "ability", "audit.read").want(t, http.StatusOK, "The abilities of the role reporting are saved.")
 	r, err := f.creds.Role(context.Background(), op, "reporting")
 	if err != nil || strings.Join(r.Abilities, ",") != "apikey.generate,audit.read" {
 		t.Fatalf("role %+v %v", r, err)
 	}
-	a.post("/ui/admin/roles/admin/abilities").want(t, http.StatusBadRequest) // built-in abilities stay
-	a.post("/ui/admin/roles/reporting/delete").want(t, http.StatusOK, "The role reporting is deleted.")
+	a.post("/ui/admin/roles/abilities", "role", "admin").want(t, http.StatusBadRequest) // built-in abilities stay
+	a.post("/ui/admin/roles/delete", "role", "reporting").want(t, http.StatusOK, "The role reporting is deleted.")
+	// A role's name may hold a slash: the forms name the role in a field.
+	a.post("/ui/admin/roles", "name", "team/ops", "ability", "audit.read").want(t, http.StatusOK, "The role team/ops is created.")
+	a.post("/ui/admin/roles/abilities", "role", "team/ops", "ability", "sessions.manage").want(t, http.StatusOK, "The abilities of the role team/ops are saved.")
+	if r, err := f.creds.Role(context.Background(), op, "team/ops"); err != nil || strings.Join(r.Abilities, ",") != "sessions.manage" {
+		t.Fatalf("role %+v %v", r, err)
+	}
+	a.post("/ui/admin/roles/delete", "role", "team/ops").want(t, http.StatusOK, "The role team/ops is deleted.")
 	a.post("/ui/admin/abilities/reports.read/delete").want(t, http.StatusForbidden, "Only someone who holds reports.read")
 	if p := a.post("/ui/admin/abilities/audit.read/delete"); p.status < 400 {
 		t.Errorf("deleting a built-in ability: %d", p.status)

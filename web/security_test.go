@@ -298,3 +298,27 @@ func FuzzSafeNext(f *testing.F) {
 		}
 	})
 }
+
+// TestPrefix: the pages live under any plain prefix, and refuse one that
+// is not.
+func TestPrefix(t *testing.T) {
+	f := newFixtureWith(t, func(o *Options) { o.Prefix = "/people/pages/" })
+	f.addUser("goran", "apikey-user")
+	b := f.browser("goran")
+	if p := b.do("GET", "/people/pages", nil); p.location() != "/people/pages/" {
+		t.Errorf("the prefix without its slash: %d %q", p.status, p.location())
+	}
+	if p := b.do("GET", "/people/pages/", nil); p.location() != "/people/pages/signin" {
+		t.Errorf("signed out: %d %q", p.status, p.location())
+	}
+	p := b.do("POST", "/people/pages/signin", url.Values{"username": {`LAB\goran`}, "password": {"password-goran"}})
+	if p.location() != "/people/pages/" {
+		t.Fatalf("sign in: %d %q", p.status, p.location())
+	}
+	b.get("/people/pages/").want(t, http.StatusOK, `href="/people/pages/static/style.css"`, `action="/people/pages/signout"`)
+	for _, bad := range []string{"ui", "/ui", "/", "/{x}/", "/a b/"} {
+		if _, err := New(Options{Prefix: bad, Creds: f.creds}); err == nil {
+			t.Errorf("New accepted the prefix %q", bad)
+		}
+	}
+}

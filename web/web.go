@@ -105,8 +105,9 @@ type Handler struct {
 // New builds the pages' handler.
 func New(o Options) (*Handler, error) {
 	o.Prefix = cmp.Or(o.Prefix, "/ui/")
-	if !strings.HasPrefix(o.Prefix, "/") || !strings.HasSuffix(o.Prefix, "/") || o.Prefix == "/" {
-		return nil, latchkey.Errorf(latchkey.EINTERNAL, "web: the prefix %q must start and end with / and not be /", o.Prefix)
+	if !strings.HasPrefix(o.Prefix, "/") || !strings.HasSuffix(o.Prefix, "/") || o.Prefix == "/" ||
+		strings.Trim(o.Prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/") != "" {
+		return nil, latchkey.Errorf(latchkey.EINTERNAL, "web: the prefix %q must start and end with / and not be /, and hold only letters, digits and -._~", o.Prefix)
 	}
 	if o.Creds == nil {
 		return nil, latchkey.Errorf(latchkey.EINTERNAL, "web: no credential service")
@@ -196,8 +197,8 @@ func (h *Handler) routes() http.Handler {
 
 	get("admin/roles", h.roles)
 	post("admin/roles", h.createRole)
-	post("admin/roles/{name}/abilities", h.setRoleAbilities)
-	post("admin/roles/{name}/delete", h.deleteRole)
+	post("admin/roles/abilities", h.setRoleAbilities) // the role in the form: a role's name may hold a "/"
+	post("admin/roles/delete", h.deleteRole)
 	post("admin/abilities", h.createAbility)
 	post("admin/abilities/{name}/delete", h.deleteAbility)
 
