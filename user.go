@@ -113,6 +113,8 @@ type UserUpdate struct {
 	Disabled     *bool
 	PasswordHash *string
 	// EndSessions ends the user's sessions in the same transaction, as
-	// disabling a user always does.
+	// disabling a user always does, except the session KeepSession names
+	// (the one of a user who changes their own password).
 	EndSessions bool
+	KeepSession string
 }

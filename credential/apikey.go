@@ -269,7 +269,7 @@ func (s *Service) GenerateAPIKey(ctx context.Context, maker Actor, req KeyReques
 		return nil, err
 	}
 	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyCreate, Actor: actorName(maker), ActorID: actorID(maker),
-		Target: k.ID, Method: actorMethod(maker), RemoteAddr: remote, Detail: "owner " + owner.QualifiedName()})
+		Target: k.ID, SubjectID: owner.ID, Method: actorMethod(maker), RemoteAddr: remote, Detail: "owner " + owner.QualifiedName()})
 	v := s.view(k, owner)
 	if !onBehalf {
 		v.Key = secret
@@ -360,7 +360,7 @@ func (s *Service) APIKeyDetails(ctx context.Context, viewer Actor, id string, re
 			}
 			v.AwaitsReveal = false
 			s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyReveal, Actor: actorName(viewer),
-				ActorID: actorID(viewer), Target: id, Method: actorMethod(viewer), RemoteAddr: remote})
+				ActorID: actorID(viewer), Target: id, SubjectID: k.UserID, Method: actorMethod(viewer), RemoteAddr: remote})
 		}
 	}
 	return v, nil
@@ -387,14 +387,15 @@ func (s *Service) RevokeAPIKey(ctx context.Context, viewer Actor, id, remote str
 	if viewer != nil && viewer.ReadOnly {
 		return latchkey.Errorf(latchkey.EFORBIDDEN, "Read-only credentials cannot revoke API keys.")
 	}
-	if _, _, err := s.keyFor(ctx, viewer, id); err != nil {
+	k, _, err := s.keyFor(ctx, viewer, id)
+	if err != nil {
 		return err
 	}
 	if err := s.store.RevokeAPIKey(ctx, id, s.now()); err != nil {
 		return err
 	}
 	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyRevoke, Actor: actorName(viewer),
-		ActorID: actorID(viewer), Target: id, Method: actorMethod(viewer), RemoteAddr: remote})
+		ActorID: actorID(viewer), Target: id, SubjectID: k.UserID, Method: actorMethod(viewer), RemoteAddr: remote})
 	return nil
 }
 
@@ -418,7 +419,7 @@ func (s *Service) RotateAPIKey(ctx context.Context, viewer Actor, id, remote str
 		return nil, err
 	}
 	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyRotate, Actor: actorName(viewer),
-		ActorID: actorID(viewer), Target: id, Method: actorMethod(viewer), RemoteAddr: remote, Detail: "replaced by " + v.ID})
+		ActorID: actorID(viewer), Target: id, SubjectID: k.UserID, Method: actorMethod(viewer), RemoteAddr: remote, Detail: "replaced by " + v.ID})
 	return v, nil
 }
 

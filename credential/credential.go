@@ -66,7 +66,7 @@ type Service struct {
 	cfg    Config
 	now    func() time.Time
 
-	dummyHash string // verified against for unknown users, so they cost the same
+	dummyHash string // verified against for unknown users, so they cost the same (password.Hasher.Decoy)
 	cacheKey  []byte // key of the password cache's hash, random per process
 
 	// The caches. Every entry carries a stamp and is used only while v
@@ -117,13 +117,9 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 	if n := len(cfg.PreviousSealKey); n != 0 && n != 32 {
 		return nil, latchkey.Errorf(latchkey.EINTERNAL, "credential: the previous seal key must be 32 bytes")
 	}
-	dummy, err := hasher.Hash(ctx, randomToken(16))
-	if err != nil {
-		return nil, err
-	}
 	s := &Service{
 		store: st, hasher: hasher, log: log, cfg: cfg, now: cfg.Now,
-		dummyHash: dummy,
+		dummyHash: hasher.Decoy(),
 		cacheKey:  randomBytes(16),
 		users:     newCache[int64, *userEntry](cfg.CacheSize, 10*time.Minute),
 		names:     newCache[string, nameEntry](cfg.CacheSize, 10*time.Minute),

@@ -33,7 +33,7 @@ func (s *Service) SignInByEmail(ctx context.Context, email, secret, remote strin
 		return nil, "", err
 	}
 	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditLoginSuccess, Actor: p.QualifiedName(), ActorID: p.UserID,
-		Method: how, CredentialID: p.CredentialID, RemoteAddr: remote, Detail: "JWT login"})
+		SubjectID: p.UserID, Method: how, CredentialID: p.CredentialID, RemoteAddr: remote, Detail: "JWT login"})
 	return p, how, nil
 }
 
@@ -91,7 +91,7 @@ func (s *Service) OpenJWTSession(ctx context.Context, id JWTIdentity, remote, us
 		return nil, "", nil, err
 	}
 	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditLoginSuccess, Actor: u.QualifiedName(), ActorID: u.ID,
-		Target: sess.ID, Method: ByJWT, CredentialID: id.JTI, RemoteAddr: remote})
+		Target: sess.ID, SubjectID: u.ID, Method: ByJWT, CredentialID: id.JTI, RemoteAddr: remote})
 	return e.principal(latchkey.MethodSession, sess.ID, sess.ReadOnly, sess.ExpiresAt), token, sess, nil
 }
 

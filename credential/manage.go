@@ -3,6 +3,7 @@ package credential
 import (
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 
 	"github.com/latchkey/latchkey"
 )
@@ -63,11 +64,13 @@ func needWrite(a Actor, ability, what string) error {
 }
 
 // outranks reports whether a holds every ability of the target's: only
-// then may a change the target's password, disable or delete them, or act
-// on their sessions as a manager, so that no one takes over an account that
-// may do more than they may.
+// then may a change the target's password, disable or delete them, grant
+// the target's roles or give a role the abilities, so that no one takes
+// over an account, or makes a role, that may do more than they may. The
+// operator and holders of the built-in admin role outrank everyone: the
+// abilities that operators define for routes are theirs to give.
 func outranks(a Actor, abilities []string) bool {
-	if isOperator(a) {
+	if isOperator(a) || slices.Contains(a.Roles, latchkey.RoleAdmin) {
 		return true
 	}
 	for _, ab := range abilities {

@@ -518,6 +518,26 @@ func TestManageRules(t *testing.T) {
 					return err
 				}, latchkey.EINVALID},
 				{"a built-in role cannot be deleted", func() error { return f.svc.DeleteRole(ctx, f.op, latchkey.RoleAPIKeyUser, "local") }, latchkey.EINVALID},
+				{"an unknown ability is bad input, not a refusal", func() error {
+					_, err := f.svc.CreateRole(ctx, rolesMgr, latchkey.Role{Name: "r-unknown", Abilities: []string{"no.such"}}, "local")
+					return err
+				}, latchkey.EINVALID},
+				{"deleting an ability that does not exist", func() error { return f.svc.DeleteAbility(ctx, rolesMgr, "no.such", "local") }, latchkey.ENOTFOUND},
+				{"granting a role that does not exist", func() error {
+					u, _, _ := f.target(t)
+					return f.svc.GrantRole(ctx, rolesMgr, u.ID, "no-such-role", "local")
+				}, latchkey.ENOTFOUND},
+				{"an administrator gives a role an ability operators defined", func() error {
+					if _, err := f.svc.CreateAbility(ctx, f.actors["admin"], latchkey.Ability{Name: "reports.read"}, "local"); err != nil {
+						return err
+					}
+					_, err := f.svc.CreateRole(ctx, f.actors["admin"], latchkey.Role{Name: "reporter", Abilities: []string{"reports.read"}}, "local")
+					return err
+				}, ""},
+				{"a role manager without it may not", func() error {
+					_, err := f.svc.UpdateRole(ctx, rolesMgr, "reporter", latchkey.RoleUpdate{Abilities: &[]string{}}, "local")
+					return err
+				}, latchkey.EFORBIDDEN},
 				{"a bad cursor", func() error { _, err := f.svc.Users(ctx, f.op, UserQuery{Cursor: "nope"}); return err }, latchkey.EINVALID},
 				{"a page too large", func() error { _, err := f.svc.Users(ctx, f.op, UserQuery{Limit: MaxPageSize + 1}); return err }, latchkey.EINVALID},
 				{"an empty time range", func() error {
@@ -536,7 +556,7 @@ func TestManageRules(t *testing.T) {
 }
 
 // TestChangeOwnPassword: one's own password changes only with the current
-// one, and then the new one signs in.
+// one; then the new one signs in, and every other session has ended.
 func TestChangeOwnPassword(t *testing.T) {
 	for _, b := range manageBackends {
 		t.Run(b.name, func(t *testing.T) {
@@ -554,8 +574,27 @@ func TestChangeOwnPassword(t *testing.T) {
 			if err := f.svc.ChangePassword(ctx, p, "password-"+u.Username, "short", "192.0.2.1"); code(err) != latchkey.EINVALID {
 				t.Fatalf("with a short new password: %v", err)
 			}
-			if err := f.svc.ChangePassword(ctx, p, "password-"+u.Username, "my new password", "192.0.2.1"); err != nil {
+			// Signed in twice; the change is asked for in the first session.
+			mine, _, err := f.svc.OpenSession(ctx, p, ByPassword, "", "192.0.2.1", "test")
+			if err != nil {
 				t.Fatal(err)
+			}
+			other, _, err := f.svc.OpenSession(ctx, p, ByPassword, "", "192.0.2.2", "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp, _, err := f.svc.VerifySession(ctx, mine)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.svc.ChangePassword(ctx, sp, "password-"+u.Username, "my new password", "192.0.2.1"); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := f.svc.VerifySession(ctx, mine); err != nil {
+				t.Errorf("the session that changed the password ended: %v", err)
+			}
+			if _, _, err := f.svc.VerifySession(ctx, other); err == nil {
+				t.Error("another session of the user survived the change of password")
 			}
 			if _, _, err := f.svc.SignIn(ctx, u.QualifiedName(), "password-"+u.Username, "192.0.2.1", latchkey.MethodBasic); err == nil {
 				t.Error("the old password still signs in")

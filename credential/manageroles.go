@@ -2,6 +2,7 @@ package credential
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey"
@@ -10,7 +11,8 @@ import (
 // Roles and abilities. Reading them needs roles.manage or users.manage (who
 // manages users must know what to grant); changing them, and granting and
 // revoking roles, needs roles.manage. Nobody grants a role with an ability
-// they do not hold themselves, nor gives a role such an ability.
+// they do not hold themselves, nor gives a role such an ability — except
+// holders of the admin role, who may give any (see outranks).
 //
 // Built-in roles and abilities cannot be deleted, and a built-in role keeps
 // its built-in abilities (more may be added); the store refuses a change
@@ -63,9 +65,33 @@ func holdsAll(a Actor, abilities []string) error {
 	return latchkey.Errorf(latchkey.EFORBIDDEN, "Only someone who holds %s may give it to a role.", strings.Join(missing, ", "))
 }
 
+// knownAbilities returns EINVALID naming the first of names that is not an
+// ability, so that bad input is told apart from a refusal.
+func (s *Service) knownAbilities(ctx context.Context, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	all, err := s.store.Abilities(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := latchkey.ValidateAbilityName(n); err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(all, func(ab *latchkey.Ability) bool { return ab.Name == n }) {
+			return latchkey.Errorf(latchkey.EINVALID, "The ability %q does not exist.", n)
+		}
+	}
+	return nil
+}
+
 // CreateRole makes a custom role with abilities that exist.
 func (s *Service) CreateRole(ctx context.Context, a Actor, r latchkey.Role, remote string) (*latchkey.Role, error) {
 	if err := needWrite(a, latchkey.AbilityRolesManage, "Creating roles"); err != nil {
+		return nil, err
+	}
+	if err := s.knownAbilities(ctx, r.Abilities); err != nil {
 		return nil, err
 	}
 	if err := holdsAll(a, r.Abilities); err != nil {
@@ -96,6 +122,9 @@ func (s *Service) UpdateRole(ctx context.Context, a Actor, name string, upd latc
 	}
 	var detail []string
 	if upd.Abilities != nil {
+		if err := s.knownAbilities(ctx, *upd.Abilities); err != nil {
+			return nil, err
+		}
 		if err := holdsAll(a, *upd.Abilities); err != nil {
 			return nil, err
 		}
@@ -143,8 +172,15 @@ func (s *Service) DeleteAbility(ctx context.Context, a Actor, name, remote strin
 	if err := needWrite(a, latchkey.AbilityRolesManage, "Deleting abilities"); err != nil {
 		return err
 	}
-	if err := holdsAll(a, []string{name}); err != nil {
+	all, err := s.store.Abilities(ctx)
+	if err != nil {
 		return err
+	}
+	if !slices.ContainsFunc(all, func(ab *latchkey.Ability) bool { return ab.Name == name }) {
+		return latchkey.Errorf(latchkey.ENOTFOUND, "No ability %q.", name)
+	}
+	if !outranks(a, []string{name}) {
+		return latchkey.Errorf(latchkey.EFORBIDDEN, "Only someone who holds %s may delete it.", name)
 	}
 	return s.store.DeleteAbility(ctx, name, s.record(a, latchkey.AuditAbilityDelete, name, 0, remote, ""))
 }
@@ -154,6 +190,9 @@ func (s *Service) GrantRole(ctx context.Context, a Actor, userID int64, role, re
 	u, err := s.roleTarget(ctx, a, userID, "Granting roles")
 	if err != nil {
 		return err
+	}
+	if _, err := s.store.Role(ctx, role); err != nil {
+		return err // not found: the role in the path names nothing
 	}
 	if _, err := s.grantable(ctx, a, []string{role}); err != nil {
 		return err

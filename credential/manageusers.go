@@ -329,8 +329,10 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, id int64, pw, remote
 }
 
 // ChangePassword changes the actor's own password, given the current one:
-// a stolen session alone cannot take the account over. Failures count
-// towards the sign-in limits of the account.
+// a stolen session alone cannot take the account over. Every other session
+// of the user ends (a session that was stolen stops); the session asking,
+// if it is one, stays. Failures count towards the sign-in limits of the
+// account.
 func (s *Service) ChangePassword(ctx context.Context, a Actor, current, pw, remote string) error {
 	if isOperator(a) || a.UserID == 0 {
 		return latchkey.Errorf(latchkey.EINVALID, "Only a signed-in user has a password of their own to change.")
@@ -351,8 +353,12 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, current, pw, remo
 	if err != nil {
 		return err
 	}
-	_, err = s.store.UpdateUser(ctx, a.UserID, latchkey.UserUpdate{PasswordHash: &hash},
-		s.record(a, latchkey.AuditUserPassword, a.QualifiedName(), a.UserID, remote, "changed by the user"))
+	upd := latchkey.UserUpdate{PasswordHash: &hash, EndSessions: true}
+	if a.Method == latchkey.MethodSession {
+		upd.KeepSession = a.CredentialID // the session in use stays; every other one ends
+	}
+	_, err = s.store.UpdateUser(ctx, a.UserID, upd,
+		s.record(a, latchkey.AuditUserPassword, a.QualifiedName(), a.UserID, remote, "changed by the user; other sessions ended"))
 	return err
 }
 

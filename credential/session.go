@@ -49,7 +49,7 @@ func (s *Service) OpenSession(ctx context.Context, p *latchkey.Principal, how, c
 		return "", nil, err
 	}
 	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditSessionCreate, Actor: p.QualifiedName(), ActorID: p.UserID,
-		Target: sess.ID, Method: how, CredentialID: credentialID, RemoteAddr: remote})
+		Target: sess.ID, SubjectID: p.UserID, Method: how, CredentialID: credentialID, RemoteAddr: remote})
 	return token, sess, nil
 }
 
@@ -178,7 +178,7 @@ func (s *Service) EndSessionByID(ctx context.Context, viewer Actor, id, remote s
 	}
 	sess, err := s.store.Session(ctx, id)
 	if err == nil && !maySeeSessions(viewer, sess.UserID) {
-		err = latchkey.Errorf(latchkey.ENOTFOUND, "No session %s.", id)
+		err = latchkey.Errorf(latchkey.ENOTFOUND, "No session %q.", id)
 	}
 	if err != nil {
 		return err

@@ -193,7 +193,7 @@ func (s *Service) Login(ctx context.Context, login, secret, remote, userAgent st
 		return nil, "", nil, err
 	}
 	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditLoginSuccess, Actor: p.QualifiedName(), ActorID: p.UserID,
-		Target: sess.ID, Method: how, CredentialID: p.CredentialID, RemoteAddr: remote})
+		Target: sess.ID, SubjectID: p.UserID, Method: how, CredentialID: p.CredentialID, RemoteAddr: remote})
 	u, err := s.user(ctx, p.UserID)
 	if err != nil {
 		return nil, "", nil, err

@@ -91,7 +91,7 @@ func newFixtureOnWith(t testing.TB, st latchkey.Store, edit func(*config.Config)
 	cfg.Sessions = config.Sessions{Cookie: "wtsession", IdleTimeout: config.Duration(time.Hour), Lifetime: config.Duration(24 * time.Hour)}
 	cfg.APIKeys = config.APIKeys{Header: "X-Api-Key", MaxDays: 365, DefaultDays: 30}
 	cfg.Login = config.Login{Path: "/api/v1/login", LogoutPath: "/api/v1/logout", APIKeyPath: "/api/v1/api_keys",
-		AllowedOrigins: []string{testOrigin, "https://app.example.org"}}
+		AdminPath: "/api/v1", AllowedOrigins: []string{testOrigin, "https://app.example.org"}}
 	if edit != nil {
 		edit(cfg)
 	}

@@ -2,12 +2,13 @@
 // request to a route, authenticates it with the route's methods, authorizes
 // it, and forwards it to the route's upstream (a URL, reverse-proxied, or the
 // built-in echo). It also serves /healthz, /readyz, /metrics and the OpenAPI
-// document of its own endpoints (openapi.json), and, over the
-// credential service, seed 004's JSON login and logout and the API key
-// endpoints, and the JWT endpoints: the JWKS of latchkey's own tokens, seed
-// 002's JWT login and seed 000's JWT session exchange. It mounts the pages
-// for people (Deps.Pages, the web package's handler, which it does not
-// import) under ui.prefix on the listeners of ui.listeners.
+// document of its own endpoints (openapi.json), and, over the credential
+// service, seed 004's JSON login and logout, the API key endpoints, the
+// admin API (users, roles, abilities, sessions, audit) and the JWT
+// endpoints: the JWKS of latchkey's own tokens, seed 002's JWT login and
+// seed 000's JWT session exchange. It mounts the pages for people
+// (Deps.Pages, the web package's handler, which it does not import) under
+// ui.prefix on the listeners of ui.listeners.
 //
 // Each authentication method is one file here (session.go, basic.go,
 // apikey.go) and one line in methods.go. The methods only parse the request
@@ -56,6 +57,7 @@ type Server struct {
 	// latchkey's own endpoints over the credential service.
 	login, logout http.Handler
 	apiKeys       *apiKeyEndpoints
+	admin         *adminEndpoints // nil when login.admin_path is "-"
 
 	// The JWT endpoints (nil when not served): the JWKS of the issuer,
 	// the JWT login (seed 002) and the JWT session exchange (seed 000).
@@ -139,6 +141,11 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 		if s.apiKeys, err = newAPIKeyEndpoints(s); err != nil {
 			return nil, err
 		}
+		if a := cfg.Login.AdminPath; a != "-" && a != "" {
+			if s.admin, err = newAdminEndpoints(s); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := s.buildJWTEndpoints(d); err != nil {
 		return nil, err
@@ -169,8 +176,9 @@ type ownEndpoint struct {
 // path (and, for Envoy, every path below it) for every method; the JWKS, the
 // JWT login and JWT session paths, and the login and logout paths for every
 // method (they answer 405 but to their own); every clean path under the
-// API key prefix; and, on the listeners that serve them, every clean path
-// the pages own (ui.prefix). No path cleaning or redirects happen here: the
+// API key prefix; every clean path at or below the admin API's collections
+// (admin.go); and, on the listeners that serve them, every clean path the
+// pages own (ui.prefix). No path cleaning or redirects happen here: the
 // router refuses unclean paths itself.
 func (s *Server) dispatch(own map[string]ownEndpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -203,6 +211,10 @@ func (s *Server) dispatch(own map[string]ownEndpoint) http.Handler {
 			case s.apiKeys.owns(p):
 				setRouteName(r, "api_keys")
 				s.apiKeys.ServeHTTP(w, r)
+				return
+			case s.admin != nil && s.admin.owns(p):
+				setRouteName(r, "admin_api")
+				s.admin.ServeHTTP(w, r)
 				return
 			}
 		}

@@ -365,6 +365,8 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 	})
 
+	t.Run("admin", func(t *testing.T) { testOpenAPIAdmin(t, check.in(t), f) })
+
 	if !t.Failed() {
 		check.checkCoverage()
 	}

@@ -82,6 +82,18 @@ func Validate(pw string) error {
 	return nil
 }
 
+// Decoy returns a PHC string with the hasher's parameters and a random salt
+// and key, which no password matches: verifying against it costs what
+// verifying a real hash costs, while making it costs nothing. Sign-ins of
+// unknown users are checked against one, so that they take as long as
+// those of known users.
+func (h *Hasher) Decoy() string {
+	salt, key := make([]byte, h.params.SaltLen), make([]byte, h.params.KeyLen)
+	rand.Read(salt)
+	rand.Read(key)
+	return format(h.params, salt, key)
+}
+
 // Hash returns the PHC string of a new password. It does not validate the
 // password: call Validate first for passwords a person chose.
 func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {

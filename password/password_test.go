@@ -165,3 +165,26 @@ func TestQueueBounded(t *testing.T) {
 		t.Fatalf("admitted: %v %v", ok, err)
 	}
 }
+
+// TestDecoy: a decoy has the hasher's parameters, a salt and key of their
+// lengths, differs each time, and matches no password.
+func TestDecoy(t *testing.T) {
+	h := NewHasher(testParams, 1)
+	a, b := h.Decoy(), h.Decoy()
+	if a == b {
+		t.Fatal("two decoys are the same")
+	}
+	p, salt, key, err := Parse(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Memory != testParams.Memory || p.Time != testParams.Time || p.Threads != testParams.Threads ||
+		len(salt) != int(testParams.SaltLen) || len(key) != int(testParams.KeyLen) {
+		t.Fatalf("decoy %s has params %+v, salt %d and key %d bytes; want %+v", a, p, len(salt), len(key), testParams)
+	}
+	for _, pw := range []string{"", "password", a} {
+		if ok, err := h.Verify(context.Background(), a, pw); ok || err != nil {
+			t.Fatalf("Verify(decoy, %q) = %v, %v", pw, ok, err)
+		}
+	}
+}

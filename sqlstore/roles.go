@@ -132,6 +132,11 @@ func (s *Store) CreateRole(ctx context.Context, r *latchkey.Role, rec *latchkey.
 func (s *Store) Role(ctx context.Context, name string) (*latchkey.Role, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	return s.role(ctx, name)
+}
+
+// role is Role within the caller's deadline.
+func (s *Store) role(ctx context.Context, name string) (*latchkey.Role, error) {
 	roles, err := s.queryRoles(ctx, ` WHERE r.name = $1`, name)
 	if err != nil {
 		return nil, err
@@ -237,14 +242,7 @@ func (s *Store) UpdateRole(ctx context.Context, name string, upd latchkey.RoleUp
 	if err != nil {
 		return nil, err
 	}
-	roles, err := s.queryRoles(ctx, ` WHERE r.name = $1`, name)
-	if err != nil {
-		return nil, err
-	}
-	if len(roles) == 0 {
-		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "No role %q.", name)
-	}
-	return roles[0], nil
+	return s.role(ctx, name)
 }
 
 // DeleteRole removes a custom role and its grants, and emits ChangeRole.

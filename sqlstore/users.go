@@ -234,8 +234,12 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdat
 			}
 		}
 		if endSessions {
+			keep := upd.KeepSession
+			if disabling {
+				keep = "" // a disabled user keeps none
+			}
 			if _, err := tx.ExecContext(ctx, `UPDATE sessions SET ended = $2
-				WHERE user_id = $1 AND ended IS NULL AND expires > $2`, id, micros(u.UpdatedAt)); err != nil {
+				WHERE user_id = $1 AND ended IS NULL AND expires > $2 AND id <> $3`, id, micros(u.UpdatedAt), keep); err != nil {
 				return err
 			}
 			emit(latchkey.Change{Kind: latchkey.ChangeUserSession, UserID: id})

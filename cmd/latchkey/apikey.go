@@ -1,12 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,14 +15,11 @@ import (
 	"github.com/latchkey/latchkey/credential"
 )
 
-// cliRemote is the client address the audit log records for changes made
-// at the command line.
-const cliRemote = "local"
-
-// withCredentials runs fn with the store that the flags name and the
-// credential service over it, and closes both. The service audits the
-// changes it makes, with the command line as the actor.
-func (a *app) withCredentials(ctx context.Context, fn func(latchkey.Store, *credential.Service) error) error {
+// withCredentials runs fn with the credential service over the store that
+// the flags name, and closes both. Every command that manages users,
+// roles, sessions, keys or reads the audit log goes through the service
+// alone, acting as operator(): the service checks, changes and audits.
+func (a *app) withCredentials(ctx context.Context, fn func(*credential.Service) error) error {
 	return a.withConfigStore(ctx, func(cfg *config.Config, st latchkey.Store, log *slog.Logger) error {
 		// The operator at the command line never seals a key (keys it
 		// makes are shown to it) nor unseals one (only the owner may). On
@@ -38,18 +35,8 @@ func (a *app) withCredentials(ctx context.Context, fn func(latchkey.Store, *cred
 			return err
 		}
 		defer svc.Close()
-		return fn(st, svc)
+		return fn(svc)
 	})
-}
-
-// checkOutput refuses an unknown -o before a command changes anything, so
-// that a key is never made and then lost to a typo.
-func (a *app) checkOutput() error {
-	switch a.output {
-	case "table", "", "json":
-		return nil
-	}
-	return fmt.Errorf("unknown output format %q: use table or json", a.output)
 }
 
 // optionalUser is a --directory/--user pair where both may be left out.
@@ -61,15 +48,11 @@ func (o *optionalUser) addFlags(cmd *cobra.Command, what string) {
 }
 
 // resolve returns the id of the user named, 0 when no --user was given.
-func (o *optionalUser) resolve(ctx context.Context, st latchkey.Store) (int64, error) {
+func (o *optionalUser) resolve(ctx context.Context, svc *credential.Service) (int64, error) {
 	if o.user == "" {
 		return 0, nil
 	}
-	dir := o.directory
-	if dir == "" {
-		dir = latchkey.DefaultDirectory
-	}
-	u, err := st.UserByName(ctx, dir, o.user)
+	u, err := (&userRef{directory: cmp.Or(o.directory, latchkey.DefaultDirectory), user: o.user}).resolve(ctx, svc)
 	if err != nil {
 		return 0, err
 	}
@@ -84,28 +67,6 @@ func (o *optionalUser) inDirectory(qualified string) bool {
 	}
 	dir, _, _ := strings.Cut(qualified, `\`)
 	return latchkey.NameKey(dir) == latchkey.NameKey(o.directory)
-}
-
-// stamp writes a time for a table: RFC 3339 in UTC, to the second.
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Truncate(time.Second).Format(time.RFC3339)
-}
-
-func stampPtr(t *time.Time) string {
-	if t == nil {
-		return "never"
-	}
-	return stamp(*t)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // keyStatus is active, revoked or expired.
@@ -149,20 +110,17 @@ needs the ability apikey.signin (role apikey-user, for one).`,
   latchkey apikey create --user reporter --read-only --days 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
 			if cmd.Flags().Changed("days") && req.Days < 1 {
 				return fmt.Errorf("--days must be at least 1")
 			}
 			ctx := cmd.Context()
-			return a.withCredentials(ctx, func(st latchkey.Store, svc *credential.Service) error {
-				u, err := st.UserByName(ctx, ref.directory, ref.user)
+			return a.withCredentials(ctx, func(svc *credential.Service) error {
+				u, err := ref.resolve(ctx, svc)
 				if err != nil {
 					return err
 				}
 				req.OwnerID = u.ID
-				v, err := svc.GenerateAPIKey(ctx, nil, req, cliRemote)
+				v, err := svc.GenerateAPIKey(ctx, operator(), req, cliRemote)
 				if err != nil {
 					return err
 				}
@@ -218,16 +176,13 @@ deletes them, 30 days on.`,
   latchkey apikey list --directory LAB --user goran -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			return a.withCredentials(ctx, func(st latchkey.Store, svc *credential.Service) error {
-				owner, err := who.resolve(ctx, st)
+			return a.withCredentials(ctx, func(svc *credential.Service) error {
+				owner, err := who.resolve(ctx, svc)
 				if err != nil {
 					return err
 				}
-				all, err := svc.APIKeys(ctx, nil, owner)
+				all, err := svc.APIKeys(ctx, operator(), owner)
 				if err != nil {
 					return err
 				}
@@ -260,12 +215,9 @@ behalf of another user is shown once to that user only.`,
 		Example: `  latchkey apikey show 3xq7mzk2a4b5c -o json`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			return a.withCredentials(ctx, func(st latchkey.Store, svc *credential.Service) error {
-				v, err := svc.APIKeyDetails(ctx, nil, args[0], cliRemote)
+			return a.withCredentials(ctx, func(svc *credential.Service) error {
+				v, err := svc.APIKeyDetails(ctx, operator(), args[0], cliRemote)
 				if err != nil {
 					return err
 				}
@@ -290,28 +242,31 @@ behalf of another user is shown once to that user only.`,
 }
 
 func (a *app) apikeyRevoke() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke an API key; it stops working on every node at once",
 		Long: `Revoke an API key by its id. It stops working at once on every node that
-shares the store, and so do the sessions that were opened with it.`,
+shares the store, and so do the sessions that were opened with it. With
+-o json it prints the key as it is now (revoked), never the key itself.`,
 		Example: `  latchkey apikey revoke 3xq7mzk2a4b5c`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return a.withCredentials(ctx, func(st latchkey.Store, svc *credential.Service) error {
-				v, err := svc.APIKeyDetails(ctx, nil, args[0], cliRemote)
+			return a.withCredentials(ctx, func(svc *credential.Service) error {
+				op := operator()
+				if err := svc.RevokeAPIKey(ctx, op, args[0], cliRemote); err != nil {
+					return err
+				}
+				v, err := svc.APIKeyDetails(ctx, op, args[0], cliRemote)
 				if err != nil {
 					return err
 				}
-				if err := svc.RevokeAPIKey(ctx, nil, v.ID, cliRemote); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "revoked API key %s of %s\n", v.ID, v.Owner)
-				return nil
+				return a.printDone(v, "revoked API key %s of %s", v.ID, v.Owner)
 			})
 		},
 	}
+	a.addOutputFlag(cmd)
+	return cmd
 }
 
 func (a *app) apikeyRotate() *cobra.Command {
@@ -323,12 +278,9 @@ key ID, print it (this once), and revoke the old key.`,
 		Example: `  latchkey apikey rotate 3xq7mzk2a4b5c -o json`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			return a.withCredentials(ctx, func(st latchkey.Store, svc *credential.Service) error {
-				v, err := svc.RotateAPIKey(ctx, nil, args[0], cliRemote)
+			return a.withCredentials(ctx, func(svc *credential.Service) error {
+				v, err := svc.RotateAPIKey(ctx, operator(), args[0], cliRemote)
 				if err != nil {
 					return err
 				}

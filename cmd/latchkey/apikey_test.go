@@ -21,11 +21,20 @@ var keyPattern = regexp.MustCompile(`lk_[a-z2-7]{13}_[A-Za-z0-9_-]{43}`)
 
 // withService opens the store that flags name and a credential service over
 // it — a server node, as far as credentials go — and runs fn while both are
-// open.
-func withService(t *testing.T, flags []string, fn func(st latchkey.Store, svc *credential.Service)) {
+// open. Tests make their fixtures through it or through the command line,
+// never through the store (TestNoStoreAccessForIdentity).
+func withService(t *testing.T, flags []string, fn func(svc *credential.Service)) {
+	t.Helper()
+	withServiceConfig(t, flags, "", fn)
+}
+
+// withServiceConfig is withService with the configuration file given ("" for
+// the default).
+func withServiceConfig(t *testing.T, flags []string, configFile string, fn func(svc *credential.Service)) {
 	t.Helper()
 	var logs bytes.Buffer
-	a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &logs, getenv: func(string) string { return "" }}
+	a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &logs, getenv: func(string) string { return "" },
+		configFile: configFile}
 	switch flags[0] {
 	case "--data-dir":
 		a.dataDir = flags[1]
@@ -34,8 +43,8 @@ func withService(t *testing.T, flags []string, fn func(st latchkey.Store, svc *c
 	default:
 		t.Fatalf("unknown store flags %v", flags)
 	}
-	err := a.withCredentials(context.Background(), func(st latchkey.Store, svc *credential.Service) error {
-		fn(st, svc)
+	err := a.withCredentials(context.Background(), func(svc *credential.Service) error {
+		fn(svc)
 		return nil
 	})
 	if err != nil {
@@ -95,8 +104,8 @@ func TestAPIKeyLifecycle(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			store := flags(t)
 			with := func(args ...string) []string { return append(args, store...) }
-			mustCLI(t, "", with("user", "add", "--directory", "LAB", "--user", "goran", "--role", "apikey-user")...)
-			mustCLI(t, "", with("user", "add", "--user", "bob", "--role", "apikey-user")...)
+			mustCLI(t, "", with("user", "add", "--directory", "LAB", "--user", "goran", "--role", "apikey-user", "--no-password")...)
+			mustCLI(t, "", with("user", "add", "--user", "bob", "--role", "apikey-user", "--no-password")...)
 
 			// create -o json: the key, once, with the settings asked for.
 			now := time.Now()
@@ -169,7 +178,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 			}
 
 			var k4 keyOut
-			withService(t, store, func(st latchkey.Store, svc *credential.Service) {
+			withService(t, store, func(svc *credential.Service) {
 				ctx := context.Background()
 				p, err := svc.VerifyAPIKey(ctx, k1.Key)
 				if err != nil || p.QualifiedName() != `LAB\goran` || p.CredentialID != k1.ID {

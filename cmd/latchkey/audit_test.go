@@ -24,7 +24,7 @@ func TestAuditFilters(t *testing.T) {
 			key := decode[keyOut](t, mustCLI(t, "", with("apikey", "create", "--directory", "LAB", "--user", "goran", "-o", "json")...))
 			var goranID int64
 			var sessionID string
-			withService(t, store, func(st latchkey.Store, svc *credential.Service) {
+			withService(t, store, func(svc *credential.Service) {
 				ctx := context.Background()
 				p, _, sess, err := svc.Login(ctx, `LAB\goran`, password, "192.0.2.7:5555", "test")
 				if err != nil {
@@ -64,13 +64,13 @@ func TestAuditFilters(t *testing.T) {
 			for _, e := range all {
 				byAction[e.Action] = e
 			}
-			if e := byAction[latchkey.AuditAPIKeyCreate]; e.Target != key.ID || e.Actor != "cli" || e.RemoteAddr != "local" {
+			if e := byAction[latchkey.AuditAPIKeyCreate]; e.Target != key.ID || e.Actor != cliActorName() || e.RemoteAddr != "local" || e.Method != "cli" {
 				t.Errorf("apikey.create = %+v", e)
 			}
 			if e := byAction[latchkey.AuditLoginFailure]; e.Actor != `LAB\goran` || e.RemoteAddr != "192.0.2.8:6666" || e.ActorID != 0 {
 				t.Errorf("login.failure = %+v", e)
 			}
-			if e := byAction[latchkey.AuditSessionEnd]; e.Target != sessionID || e.Actor != "cli" {
+			if e := byAction[latchkey.AuditSessionEnd]; e.Target != sessionID || e.Actor != cliActorName() || e.SubjectID != goranID {
 				t.Errorf("session.end = %+v", e)
 			}
 			raw := mustCLI(t, "", with("audit", "-o", "json")...)
@@ -115,6 +115,47 @@ func TestAuditFilters(t *testing.T) {
 				t.Errorf("--since the second newest event lists %v", actions(got))
 			}
 
+			// What concerns goran, by name or id: his account, his key,
+			// his sign-in and session, and the session the operator ended.
+			about := []string{latchkey.AuditSessionEnd, latchkey.AuditLoginSuccess, latchkey.AuditSessionCreate,
+				latchkey.AuditAPIKeyCreate, latchkey.AuditUserCreate}
+			if got := actions(events("--subject-directory", "lab", "--subject-user", "goran")); !slices.Equal(got, about) {
+				t.Errorf("--subject-user goran = %v, want %v", got, about)
+			}
+			if got := actions(events("--subject-id", strconv.FormatInt(goranID, 10))); !slices.Equal(got, about) {
+				t.Errorf("--subject-id = %v, want %v", got, about)
+			}
+			if got := actions(events("--actor-id", strconv.FormatInt(goranID, 10))); !slices.Equal(got, actions(mine)) {
+				t.Errorf("--actor-id = %v, want %v", got, actions(mine))
+			}
+			// The actor exactly as recorded: the operator, or a name tried.
+			if got := actions(events("--actor", cliActorName())); !slices.Equal(got, []string{latchkey.AuditSessionEnd,
+				latchkey.AuditAPIKeyCreate, latchkey.AuditUserCreate}) {
+				t.Errorf("--actor %s = %v", cliActorName(), got)
+			}
+			if got := actions(events("--actor", `LAB\goran`, "--action", "login.")); !slices.Equal(got, []string{latchkey.AuditLoginFailure, latchkey.AuditLoginSuccess}) {
+				t.Errorf("--actor LAB\\goran --action login. = %v", got)
+			}
+			if got := events("--until", "1h"); len(got) != 0 {
+				t.Errorf("--until 1h (ago) lists %v", actions(got))
+			}
+			if got := events("--since", "1h", "--until", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)); len(got) != len(all) {
+				t.Errorf("--since 1h --until an hour from now lists %d events, want %d", len(got), len(all))
+			}
+			// Paging: --limit stops early and prints the next cursor on
+			// stderr, which --cursor takes back.
+			out, errOut, code := cli(t, nil, "", with("audit", "--limit", "2", "-o", "json")...)
+			next := nextCursor(t, errOut)
+			if code != 0 || len(decode[[]*latchkey.AuditEvent](t, out)) != 2 || next == "" {
+				t.Fatalf("audit --limit 2: exit %d, cursor %q, stderr %q", code, next, errOut)
+			}
+			if got := actions(events("--cursor", next)); !slices.Equal(got, want[2:]) {
+				t.Errorf("--cursor %s = %v, want %v", next, got, want[2:])
+			}
+			if _, errOut, _ := cli(t, nil, "", with("audit", "-o", "json")...); errOut != "" {
+				t.Errorf("a whole list printed on stderr: %q", errOut)
+			}
+
 			table := mustCLI(t, "", with("audit", "--action", "apikey.")...)
 			lines := strings.Split(strings.TrimSpace(table), "\n")
 			if len(lines) != 2 || !strings.HasPrefix(lines[0], "ID ") || !strings.Contains(lines[0], "ACTION") ||
@@ -128,6 +169,12 @@ func TestAuditFilters(t *testing.T) {
 			mustFail(t, "nobody", with("audit", "--user", "nobody")...)
 			mustFail(t, "--before", with("audit", "--before", "0")...)
 			mustFail(t, "table or json", with("audit", "-o", "csv")...)
+			mustFail(t, "--subject-user", with("audit", "--subject-directory", "LAB")...)
+			mustFail(t, "not both", with("audit", "--before", "5", "--cursor", "4")...)
+			mustFail(t, "not both", with("audit", "--user", "goran", "--directory", "LAB", "--actor-id", "1")...)
+			mustFail(t, "--until", with("audit", "--until", "tomorrow")...)
+			mustFail(t, "empty", with("audit", "--since", "1h", "--until", "2h")...)
+			mustFail(t, "cursor", with("audit", "--cursor", "nonsense")...)
 		})
 	}
 }
@@ -148,14 +195,14 @@ func TestAuditParseSince(t *testing.T) {
 		"2024-10-25T19:43:56Z": time.Date(2024, 10, 25, 19, 43, 56, 0, time.UTC),
 		"2024-10-25":           time.Date(2024, 10, 25, 0, 0, 0, 0, time.Local),
 	} {
-		got, err := parseSince(in, now)
+		got, err := parseTime("--since", in, now)
 		if err != nil || !got.Equal(want) {
-			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
+			t.Errorf("parseTime(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "yesterday", "-1h", "-3d", "d", "2024-13-01"} {
-		if _, err := parseSince(in, now); err == nil {
-			t.Errorf("parseSince(%q) succeeded", in)
+		if _, err := parseTime("--since", in, now); err == nil {
+			t.Errorf("parseTime(%q) succeeded", in)
 		}
 	}
 }

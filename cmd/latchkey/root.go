@@ -39,9 +39,13 @@ func (a *app) rootCommand() *cobra.Command {
 		Long: `latchkey is a self-hosted gateway for JWT bearer tokens, sessions, API keys,
 HTTP Basic and client certificates, with roles, abilities and an audit log.
 
-Run "latchkey serve" to start it; the other commands manage its store directly.`,
+Run "latchkey serve" to start it. The user, role, ability, apikey, session and
+audit commands manage its store, through the same rules and audit log as the
+admin API; every command that prints takes -o json.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		// An unknown -o is refused before anything is changed.
+		PersistentPreRunE: func(*cobra.Command, []string) error { return a.checkOutput() },
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configFile, "config", "", "configuration `file` (default: the embedded default)")
@@ -52,7 +56,7 @@ Run "latchkey serve" to start it; the other commands manage its store directly.`
 	return root
 }
 
-// addOutputFlag adds -o/--output to a command that lists or shows.
+// addOutputFlag adds -o/--output to a command that prints (output.go).
 func (a *app) addOutputFlag(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 }
@@ -79,11 +83,6 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (latch
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "latchkey.db"), sqlite.Options{Logger: log, Timeout: timeout})
-}
-
-// withStore runs fn with the store that the flags name, and closes it.
-func (a *app) withStore(ctx context.Context, fn func(latchkey.Store) error) error {
-	return a.withConfigStore(ctx, func(_ *config.Config, st latchkey.Store, _ *slog.Logger) error { return fn(st) })
 }
 
 // withConfigStore runs fn with the configuration, the store it names and a

@@ -83,7 +83,7 @@ routes:
     auth: [cert]
     xrfkey: true
 `, certs, optional, up.URL)))
-	s.cli("", "user", "add", "--directory", "INTERNAL", "--user", "sa_repository", "--role", "admin")
+	s.cli("", "user", "add", "--directory", "INTERNAL", "--user", "sa_repository", "--role", "admin", "--no-password")
 
 	root, client, other := filepath.Join(certs, "root.pem"), filepath.Join(certs, "client"), filepath.Join(certs, "other")
 	url := s.url + "/qrs/about/?xrfkey=ABCDEFG123456789"

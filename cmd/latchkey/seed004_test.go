@@ -242,8 +242,8 @@ func pythonWithRequests() string {
 // key is refused when its owner lacks apikey.signin.
 func TestAPIKeyRules(t *testing.T) {
 	s := startServer(t, filepath.Join("testdata", "journyx.yaml"))
-	s.cli("", "user", "add", "--user", "reader", "--role", "apikey-user")
-	s.cli("", "user", "add", "--user", "nosignin")
+	s.cli("", "user", "add", "--user", "reader", "--role", "apikey-user", "--no-password")
+	s.cli("", "user", "add", "--user", "nosignin", "--no-password")
 	keyHeader := func(k string) http.Header { return http.Header{"X-Api-Key": {k}} }
 
 	_, ro := s.createKey("reader", "--read-only")
@@ -255,11 +255,11 @@ func TestAPIKeyRules(t *testing.T) {
 	}
 
 	// An expired key, written to the store as another process would.
+	u := decode[credential.UserView](t, s.cli("", "user", "show", "--user", "reader", "-o", "json"))
 	st, err := sqlite.Open(context.Background(), filepath.Join(s.dir, "latchkey.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := st.UserByName(context.Background(), latchkey.DefaultDirectory, "reader")
 	id, expired, hash := credential.MintAPIKey()
 	past := time.Now().Add(-48 * time.Hour)
 	if err := st.CreateAPIKey(context.Background(), &latchkey.APIKey{ID: id, UserID: u.ID, CreatedAt: past.Add(-time.Hour),

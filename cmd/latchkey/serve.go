@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/credential"
 	"github.com/latchkey/latchkey/gateway"
 	"github.com/latchkey/latchkey/password"
 	"github.com/latchkey/latchkey/web"
@@ -104,7 +105,7 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	// Only once the listeners are bound: a start that cannot listen (a busy
 	// port) must not create the administrator and print its one-time
 	// password, which the next start would not print again.
-	if err := a.bootstrapAdmin(ctx, st, cfg.Admin, pagesURL(cfg, gw.Addrs())); err != nil {
+	if err := a.bootstrapAdmin(ctx, creds, cfg.Admin, pagesURL(cfg, gw.Addrs())); err != nil {
 		return err
 	}
 	go purgeLoop(ctx, st, log)
@@ -206,39 +207,38 @@ func newLogger(w interface{ Write([]byte) (int, error) }, c config.Log) (*slog.L
 }
 
 // bootstrapAdmin creates the first administrator when the store has no user
-// at all. Its password comes from LATCHKEY_ADMIN_PASSWORD or is random, and is
-// printed once on stderr, never logged.
+// at all (credential.Service.FirstAdministrator). Its password comes from
+// LATCHKEY_ADMIN_PASSWORD or is random, and is printed once on stderr, never
+// logged.
 //
 // Nodes started together may all find no user: the store's unique name then
-// lets exactly one CreateUser succeed, and the others, refused with
-// ECONFLICT, start normally and print nothing.
+// lets exactly one of them create it, and the others start normally and
+// print nothing.
 //
 // pages, when not "", is where the pages are, which the message points the
 // newcomer to.
-func (a *app) bootstrapAdmin(ctx context.Context, st latchkey.Store, c config.Admin, pages string) error {
-	users, err := st.Users(ctx, latchkey.UserFilter{Limit: 1})
-	if err != nil || len(users) > 0 {
+func (a *app) bootstrapAdmin(ctx context.Context, creds *credential.Service, c config.Admin, pages string) error {
+	// Most starts find users: they neither check the password from the
+	// environment nor pay for hashing one.
+	if some, err := creds.Users(ctx, operator(), credential.UserQuery{Limit: 1}); err != nil || len(some.Items) > 0 {
 		return err
 	}
 	pw, generated := a.getenv("LATCHKEY_ADMIN_PASSWORD"), false
 	if pw == "" {
 		pw, generated = password.Random(), true
-	} else if err := password.Validate(pw); err != nil {
+	} else if err := creds.ValidatePassword(pw); err != nil {
 		return fmt.Errorf("LATCHKEY_ADMIN_PASSWORD: %s", latchkey.ErrorMessage(err))
 	}
 	hash, err := hasher().Hash(ctx, pw)
 	if err != nil {
 		return err
 	}
-	u := &latchkey.User{Directory: c.Directory, Username: c.Username, DisplayName: "Administrator",
-		PasswordHash: hash, Roles: []string{latchkey.RoleAdmin}}
-	if err := st.CreateUser(ctx, u, nil); latchkey.ErrorCode(err) == latchkey.ECONFLICT {
-		return nil // another node created it a moment ago
-	} else if err != nil {
+	created, err := creds.FirstAdministrator(ctx, c.Directory, c.Username, hash)
+	if err != nil || !created {
 		return err
 	}
-	audit(ctx, st, latchkey.AuditUserCreate, u.QualifiedName(), "first administrator")
-	fmt.Fprintf(a.stderr, "latchkey: created the first administrator %s\n", u.QualifiedName())
+	name := c.Directory + `\` + c.Username
+	fmt.Fprintf(a.stderr, "latchkey: created the first administrator %s\n", name)
 	which := "that password"
 	if generated {
 		fmt.Fprintf(a.stderr, "latchkey: its password, shown only this once: %s\n", pw)
@@ -247,7 +247,7 @@ func (a *app) bootstrapAdmin(ctx context.Context, st latchkey.Store, c config.Ad
 		which = "the password in LATCHKEY_ADMIN_PASSWORD"
 	}
 	if pages != "" {
-		fmt.Fprintf(a.stderr, "latchkey: open %s in a browser and sign in as %s with %s\n", pages, u.QualifiedName(), which)
+		fmt.Fprintf(a.stderr, "latchkey: open %s in a browser and sign in as %s with %s\n", pages, name, which)
 	}
 	return nil
 }
@@ -292,13 +292,3 @@ func pagesURL(cfg *config.Config, addrs map[string]net.Addr) string {
 
 // hasher is the password hasher of the command line and the first start.
 func hasher() *password.Hasher { return password.NewHasher(password.DefaultParams, 0) }
-
-// audit records an administrative change made from this machine. A failure
-// to record is reported but does not undo the change.
-func audit(ctx context.Context, st latchkey.Store, action, target, detail string) {
-	e := &latchkey.AuditEvent{Time: time.Now(), Action: action, Actor: cliActor(), Target: target,
-		Method: "cli", RemoteAddr: "local", Detail: detail}
-	if err := st.AppendAudit(ctx, e); err != nil {
-		slog.Warn("could not write the audit record", "action", action, "err", err)
-	}
-}

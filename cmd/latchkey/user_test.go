@@ -17,7 +17,7 @@ func TestUserRoleRoundTrip(t *testing.T) {
 			store := flags(t)
 			with := func(args ...string) []string { return append(args, store...) }
 			// Another administrator, so that goran may be disabled.
-			mustCLI(t, "", with("user", "add", "--user", "root", "--role", "admin")...)
+			mustCLI(t, "", with("user", "add", "--user", "root", "--role", "admin", "--no-password")...)
 
 			out := mustCLI(t, "a long password\n", with("user", "add", "--directory", "LAB", "--user", "goran",
 				"--name", "Göran Sander", "--email", "g@example.com", "--group", "sales", "--group", "emea",
@@ -115,17 +115,17 @@ func TestUserRoleRoundTrip(t *testing.T) {
 // stderr.
 func TestCLIErrors(t *testing.T) {
 	dir := t.TempDir()
-	mustCLI(t, "", "user", "add", "--data-dir", dir, "--user", "ann")
+	mustCLI(t, "", "user", "add", "--data-dir", dir, "--user", "ann", "--no-password")
 	tests := []struct {
 		name  string
 		stdin string
 		args  []string
 		want  string
 	}{
-		{"duplicate user", "", []string{"user", "add", "--user", "ANN"}, "exists"},
+		{"duplicate user", "", []string{"user", "add", "--user", "ANN", "--no-password"}, "exists"},
 		{"unknown user", "", []string{"user", "show", "--user", "bob"}, "bob"},
 		{"unknown role", "", []string{"role", "grant", "--user", "ann", "--role", "nope"}, "nope"},
-		{"bad directory", "", []string{"user", "add", "--directory", `A\B`, "--user", "x"}, "directory"},
+		{"bad directory", "", []string{"user", "add", "--directory", `A\B`, "--user", "x", "--no-password"}, "directory"},
 		{"missing flag", "", []string{"user", "show"}, "user"},
 		{"bad output", "", []string{"user", "list", "-o", "yaml"}, "table or json"},
 		{"both secrets", "pw\n", []string{"user", "passwd", "--user", "ann", "--password-stdin", "--password-env", "X"}, "not both"},
