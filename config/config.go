@@ -28,8 +28,10 @@ type Config struct {
 	JWT       JWT       `yaml:"jwt"`
 	// Certificates says how client certificates map to principals.
 	Certificates Certificates `yaml:"certificates"`
-	Listeners    []Listener   `yaml:"listeners"`
-	Routes       []Route      `yaml:"routes"`
+	// UI is the pages for people: sign in, My settings, administration.
+	UI        UI         `yaml:"ui"`
+	Listeners []Listener `yaml:"listeners"`
+	Routes    []Route    `yaml:"routes"`
 
 	// File is the path the configuration was read from; "" for the
 	// embedded default.
@@ -140,6 +142,18 @@ type Login struct {
 	MaxFailures        int      `yaml:"max_failures"`         // per account; default 10
 	MaxAddressFailures int      `yaml:"max_address_failures"` // per client address; default 100
 	FailureWindow      Duration `yaml:"failure_window"`       // default 15m
+}
+
+// UI configures the pages for people (package web): signing in, My
+// settings with the API keys of seed 004, and the administration.
+type UI struct {
+	// Enabled serves the pages; default true.
+	Enabled bool `yaml:"enabled"`
+	// Prefix is where they live, with a slash at both ends; default "/ui/".
+	Prefix string `yaml:"prefix"`
+	// Listeners, when given, limits the pages to those listeners (by
+	// name); default every listener.
+	Listeners []string `yaml:"listeners"`
 }
 
 // Passwords is the policy for the passwords users are given, by an

@@ -68,6 +68,7 @@ func TestDefault(t *testing.T) {
 		JWT: JWT{Issuer: JWTIssuer{Algorithm: "ES256", Issuer: "latchkey", Audience: "latchkey",
 			Lifetime: Duration(24 * time.Hour), RotateEvery: Duration(720 * time.Hour)},
 			Session: JWTSession{CSRFCookie: "_csrfToken", CSRFHeader: "qlik-csrf-token"}},
+		UI:        UI{Enabled: true, Prefix: "/ui/"},
 		Listeners: []Listener{{Name: "main", Address: "127.0.0.1:8443", TLS: TLS{MinVersion: "1.2", ClientAuth: "none"}}},
 		Routes:    []Route{{Name: "/", Prefix: "/", Upstream: Echo, Auth: []string{"session", "basic", "apikey"}, AllowAnonymous: true, Timeout: Duration(time.Minute)}},
 	}
@@ -156,7 +157,7 @@ func TestErrors(t *testing.T) {
 		{"testdata/syntax_error.yaml", opts(), []wantErr{{"", 2, "", "YAML syntax"}}},
 		{"testdata/top_level_list.yaml", opts(), []wantErr{{"", 1, "", "must be a mapping with the keys admin, api_keys, certificates, data_dir, jwt"}}},
 		{"testdata/unknown_top.yaml", opts(), []wantErr{{"", 2, "listner",
-			"unknown key (known keys here: admin, api_keys, certificates, data_dir, jwt, listeners, log, login, passwords, routes, server, sessions, store)"}}},
+			"unknown key (known keys here: admin, api_keys, certificates, data_dir, jwt, listeners, log, login, passwords, routes, server, sessions, store, ui)"}}},
 		{"testdata/unknown_nested.yaml", opts(), []wantErr{
 			{"", 6, "listeners[0].tls.foo", "unknown key (known keys here: cert_file, client_auth, client_ca_file, insecure_plain_http, key_file, min_version)"},
 			{"", 11, "routes[0].stripprefix", "unknown key (known keys here: abilities, allow_anonymous, auth, host, jwt_verifiers, listeners, methods, name, prefix, strip_prefix, strip_xrfkey, timeout, upstream, upstream_jwt, xrfkey)"},
@@ -190,6 +191,26 @@ func TestErrors(t *testing.T) {
 			{"", 2, "server.forward_auth_path", `lies below login.api_key_path (/api/v1/api_keys)`}}},
 		{"testdata/forward_auth_unclean.yaml", opts(), []wantErr{
 			{"", 2, "server.forward_auth_path", `must be a clean absolute path`}}},
+		{"testdata/ui_clash.yaml", opts(), []wantErr{
+			{"", 3, "ui.listeners[1]", `"nope" is not the name of a listener`},
+			{"", 2, "ui.prefix", `"/api/v1/" would take the requests of latchkey's own /api/v1/openapi.json`},
+			{"", 2, "ui.prefix", `would take the requests of login.path`},
+			{"", 2, "ui.prefix", `would take the requests of login.logout_path`},
+			{"", 2, "ui.prefix", `would take the requests of login.api_key_path`},
+			{"", 2, "ui.prefix", `would take the requests of the admin API (login.admin_path /api/v1)`},
+			{"", 2, "ui.prefix", `would take the requests of routes[0] (prefix /api/v1/x)`}}},
+		{"testdata/ui_below.yaml", opts(), []wantErr{
+			{"", 2, "ui.prefix", `"/api/v1/api_keys/ui/" lies below login.api_key_path (/api/v1/api_keys)`}}},
+		{"testdata/ui_below_forward_auth.yaml", opts(), []wantErr{
+			{"", 2, "ui.prefix", `"/check/ui/" lies below server.forward_auth_path (/check)`}}},
+		{"testdata/ui_forward_auth_inside.yaml", opts(), []wantErr{
+			{"", 2, "ui.prefix", `"/ui/" would take the requests of server.forward_auth_path`}}},
+		{"testdata/ui_fixed.yaml", opts(), []wantErr{
+			{"", 2, "ui.prefix", `"/metrics/" would take the requests of latchkey's own /metrics`}}},
+		{"testdata/ui_odd.yaml", opts(), []wantErr{
+			{"", 2, "ui.prefix", `"/{x}/" must be a clean absolute path with a slash at both ends, other than /, of letters, digits and -._~`}}},
+		{"testdata/ui_unclean.yaml", opts(), []wantErr{
+			{"", 2, "ui.prefix", `"/ui" must be a clean absolute path with a slash at both ends`}}},
 		{"testdata/trusted_proxies.yaml", opts(), []wantErr{
 			{"", 4, "server.trusted_proxies[1]", `"192.0.2.1/24" has bits set beyond its prefix length; write 192.0.2.0/24`},
 			{"", 5, "server.trusted_proxies[2]", `"load-balancer" is neither an IP address nor a CIDR`},
@@ -559,5 +580,31 @@ func TestStoreTimeout(t *testing.T) {
 				t.Fatalf("store.timeout = %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestUI checks the pages' defaults, that listeners naming real ones pass,
+// and that a prefix is checked for clashes only while the pages are on.
+func TestUI(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want UI
+	}{
+		{"log:\n  level: info\n", UI{Enabled: true, Prefix: "/ui/"}},
+		{"ui:\n  prefix: /pages/\n  listeners: [main]\n", UI{Enabled: true, Prefix: "/pages/", Listeners: []string{"main"}}},
+		{"ui:\n  enabled: false\n  prefix: /api/v1/\n", UI{Enabled: false, Prefix: "/api/v1/"}},
+	}
+	for _, tt := range tests {
+		file := filepath.Join(t.TempDir(), "ui.yaml")
+		if err := os.WriteFile(file, []byte(tt.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(file, opts())
+		if err != nil {
+			t.Fatalf("%q: %v", tt.yaml, err)
+		}
+		if !reflect.DeepEqual(c.UI, tt.want) {
+			t.Errorf("%q: ui = %+v, want %+v", tt.yaml, c.UI, tt.want)
+		}
 	}
 }

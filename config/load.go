@@ -215,6 +215,11 @@ func (c *Config) setDefaults() {
 	num(&c.Login.MaxFailures, "login.max_failures", 10)
 	num(&c.Login.MaxAddressFailures, "login.max_address_failures", 100)
 	dur(&c.Login.FailureWindow, "login.failure_window", Duration(15*time.Minute))
+	if !s.has("ui.enabled") {
+		c.UI.Enabled = true
+		s.origin["ui.enabled"] = originDefault
+	}
+	str(&c.UI.Prefix, "ui.prefix", "/ui/")
 	c.jwtDefaults(str, dur)
 	str(&c.Server.ForwardAuthPath, "server.forward_auth_path", "/auth/verify")
 	str(&c.Certificates.Identity, "certificates.identity", "cn")

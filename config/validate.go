@@ -49,6 +49,7 @@ func (c *Config) Validate(authMethods []string) error {
 		v.routeScope(p, r, c.Listeners)
 	}
 	v.forwardAuth(c)
+	v.ui(c)
 	return errors.Join(v.errs...)
 }
 
@@ -109,6 +110,77 @@ func (v *validator) forwardAuth(c *Config) {
 	}
 	if k := c.Login.APIKeyPath; k != "" && fa != k && within(fa, k) {
 		v.add(key, "%q lies below login.api_key_path (%s), whose endpoints it would take; choose another path", fa, k)
+	}
+}
+
+// ui checks the pages' section. The gateway answers every path at or below
+// ui.prefix itself, on the listeners that serve the pages, before the
+// routes; so no route or endpoint of latchkey's may lie there, and the
+// prefix may not lie below an endpoint that takes every path under it (the
+// API key endpoints, forward-auth, the admin API's collections).
+func (v *validator) ui(c *Config) {
+	u := c.UI
+	for i, name := range u.Listeners {
+		if !slices.ContainsFunc(c.Listeners, func(l Listener) bool { return l.Name == name }) {
+			v.add(fmt.Sprintf("ui.listeners[%d]", i), "%q is not the name of a listener", name)
+		}
+	}
+	const key = "ui.prefix"
+	p := u.Prefix
+	clean := path.Clean(p)
+	plain := strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/") == ""
+	if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") || p == "/" || clean+"/" != p || !plain {
+		v.add(key, "%q must be a clean absolute path with a slash at both ends, other than /, of letters, digits and -._~, such as /ui/", p)
+		return
+	}
+	if !u.Enabled {
+		return
+	}
+	within := func(p, base string) bool { return p == base || strings.HasPrefix(p, base+"/") }
+	type endpoint struct {
+		what, path string
+		below      bool // the endpoint takes every path below it too
+	}
+	var taken []endpoint
+	for _, f := range FixedPaths {
+		taken = append(taken, endpoint{"latchkey's own " + f, f, false})
+	}
+	for _, e := range []endpoint{
+		{"login.path", c.Login.Path, false}, {"login.logout_path", c.Login.LogoutPath, false},
+		{"login.api_key_path", c.Login.APIKeyPath, true},
+		{"jwt.login.path", c.JWT.Login.Path, false}, {"jwt.session.path", c.JWT.Session.Path, false},
+	} {
+		if e.path != "" {
+			taken = append(taken, e)
+		}
+	}
+	if fa := c.Server.ForwardAuthPath; fa != "-" && fa != "" {
+		taken = append(taken, endpoint{"server.forward_auth_path", fa, true})
+	}
+	if a := c.Login.AdminPath; a != "-" && a != "" {
+		for _, col := range AdminCollections {
+			taken = append(taken, endpoint{"the admin API (login.admin_path " + a + ")", path.Join(a, col), true})
+		}
+	}
+	for i, r := range c.Routes {
+		if r.Prefix != "" {
+			taken = append(taken, endpoint{fmt.Sprintf("routes[%d] (prefix %s)", i, r.Prefix), normPrefix(r.Prefix), false})
+		}
+	}
+	reported := map[string]bool{} // the admin API once, not per collection
+	for _, e := range taken {
+		if reported[e.what] {
+			continue
+		}
+		if within(e.path, clean) || e.below && within(clean, e.path) {
+			reported[e.what] = true
+		}
+		switch {
+		case within(e.path, clean):
+			v.add(key, "%q would take the requests of %s; choose a prefix that no route or endpoint uses, such as /ui/", p, e.what)
+		case e.below && within(clean, e.path):
+			v.add(key, "%q lies below %s (%s), which answers every path there; choose another prefix", p, e.what, e.path)
+		}
 	}
 }
 

@@ -52,6 +52,10 @@ type Config struct {
 	PasswordCacheTTL time.Duration
 	// FlushEvery is how often last-use times are written; default 15s.
 	FlushEvery time.Duration
+	// Now is the clock of the service: creation and expiry times, audit
+	// times, lifetimes and idle timeouts; default time.Now. Tests that
+	// compare rendered output fix it.
+	Now func() time.Time
 }
 
 // Service verifies and issues credentials. It is safe for concurrent use.
@@ -104,6 +108,9 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = 15 * time.Second
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if len(cfg.SealKey) != 32 {
 		return nil, latchkey.Errorf(latchkey.EINTERNAL, "credential: the seal key must be 32 bytes")
 	}
@@ -111,7 +118,7 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 		return nil, latchkey.Errorf(latchkey.EINTERNAL, "credential: the previous seal key must be 32 bytes")
 	}
 	s := &Service{
-		store: st, hasher: hasher, log: log, cfg: cfg, now: time.Now,
+		store: st, hasher: hasher, log: log, cfg: cfg, now: cfg.Now,
 		dummyHash: hasher.Decoy(),
 		cacheKey:  randomBytes(16),
 		users:     newCache[int64, *userEntry](cfg.CacheSize, 10*time.Minute),

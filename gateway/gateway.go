@@ -5,8 +5,10 @@
 // document of its own endpoints (openapi.json), and, over the credential
 // service, seed 004's JSON login and logout, the API key endpoints, the
 // admin API (users, roles, abilities, sessions, audit) and the JWT
-// endpoints: the JWKS of latchkey's own tokens, seed
-// 002's JWT login and seed 000's JWT session exchange.
+// endpoints: the JWKS of latchkey's own tokens, seed 002's JWT login and
+// seed 000's JWT session exchange. It mounts the pages for people
+// (Deps.Pages, the web package's handler, which it does not import) under
+// ui.prefix on the listeners of ui.listeners.
 //
 // Each authentication method is one file here (session.go, basic.go,
 // apikey.go) and one line in methods.go. The methods only parse the request
@@ -65,6 +67,11 @@ type Server struct {
 	// request through (nil: not served).
 	forwardAuth *forwardAuth
 
+	// pages are the pages for people (nil: not served), on the listeners
+	// of pageListeners (empty: every listener).
+	pages         Pages
+	pageListeners []string
+
 	listeners []*listener
 
 	refusalDelay time.Duration // RefusalDelay; tests shorten it
@@ -85,7 +92,23 @@ type Deps struct {
 	Log       *slog.Logger
 	Verifiers map[string]TokenVerifier // the configured JWT verifiers, by name
 	Issuer    Issuer                   // latchkey's own tokens
+	// Pages are the pages for people (package web), served when ui.enabled
+	// is set, under their prefix, on the listeners of ui.listeners.
+	Pages Pages
 }
+
+// Pages is a handler of pages under a prefix of its own, such as the web
+// package's. The gateway sends it every clean path it owns, on the
+// listeners that serve it, before the routes.
+type Pages interface {
+	http.Handler
+	// Owns reports whether the pages answer the path.
+	Owns(path string) bool
+}
+
+// NotePrincipal records who a request served by the pages is, for the
+// request log, as the gateway records it for its own endpoints.
+func NotePrincipal(r *http.Request, p *latchkey.Principal) { setPrincipal(r, p) }
 
 // New builds a gateway for cfg. With a credential service it offers the
 // methods of MethodNames and serves the login, logout and API key endpoints;
@@ -128,6 +151,9 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 		return nil, err
 	}
 	s.forwardAuth = newForwardAuth(s)
+	if d.Pages != nil && cfg.UI.Enabled {
+		s.pages, s.pageListeners = d.Pages, cfg.UI.Listeners
+	}
 	s.handler = s.logRequests(s.dispatch(map[string]ownEndpoint{
 		"/healthz":  {"healthz", s.handle(s.healthz)},
 		"/readyz":   {"readyz", s.handle(s.readyz)},
@@ -150,8 +176,9 @@ type ownEndpoint struct {
 // path (and, for Envoy, every path below it) for every method; the JWKS, the
 // JWT login and JWT session paths, and the login and logout paths for every
 // method (they answer 405 but to their own); every clean path under the
-// API key prefix; and every clean path at or below the admin API's
-// collections (admin.go). No path cleaning or redirects happen here: the
+// API key prefix; every clean path at or below the admin API's collections
+// (admin.go); and, on the listeners that serve them, every clean path the
+// pages own (ui.prefix). No path cleaning or redirects happen here: the
 // router refuses unclean paths itself.
 func (s *Server) dispatch(own map[string]ownEndpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -191,8 +218,18 @@ func (s *Server) dispatch(own map[string]ownEndpoint) http.Handler {
 				return
 			}
 		}
+		if s.pages != nil && s.pages.Owns(p) && cleanPath(p) && s.servesPages(r) {
+			setRouteName(r, "pages")
+			s.pages.ServeHTTP(w, r)
+			return
+		}
 		s.routes.ServeHTTP(w, r)
 	})
+}
+
+// servesPages reports whether the listener r arrived on serves the pages.
+func (s *Server) servesPages(r *http.Request) bool {
+	return len(s.pageListeners) == 0 || slices.Contains(s.pageListeners, listenerOf(r.Context()))
 }
 
 // jwtEndpoint returns the JWT endpoint served at p, if any, and its name.

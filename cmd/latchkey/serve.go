@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/credential"
 	"github.com/latchkey/latchkey/gateway"
 	"github.com/latchkey/latchkey/password"
+	"github.com/latchkey/latchkey/web"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -24,10 +27,11 @@ func (a *app) serveCommand() *cobra.Command {
 		Long: `Run the gateway until SIGINT or SIGTERM, then drain in-flight requests and stop.
 
 With no --config it runs on the embedded default: SQLite in ./latchkey-data,
-HTTPS on 127.0.0.1:8443 with a self-signed certificate, and a built-in echo
-upstream at / that shows who the caller is. On first start it creates an
-administrator whose password comes from LATCHKEY_ADMIN_PASSWORD or is
-printed once.`,
+HTTPS on 127.0.0.1:8443 with a self-signed certificate, a built-in echo
+upstream at / that shows who the caller is, and the pages for people at
+https://127.0.0.1:8443/ui/. On first start it creates an administrator
+whose password comes from LATCHKEY_ADMIN_PASSWORD or is printed once: sign
+in to the pages as LOCAL\admin with it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.loadConfig(listen)
@@ -83,7 +87,15 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	}
 	// Before the store closes: it rotates keys in the background.
 	closing = append(closing, closer{"the JWT issuer", func() error { closeIssuer(); return nil }})
-	gw, err := gateway.New(cfg, gateway.Deps{Store: st, Creds: creds, Log: log, Verifiers: verifiers, Issuer: issuer})
+	var pages gateway.Pages
+	if cfg.UI.Enabled {
+		if pages, err = web.New(web.Options{Prefix: cfg.UI.Prefix, Cookie: cfg.Sessions.Cookie, Creds: creds,
+			KeyMaxDays: cfg.APIKeys.MaxDays, KeyDefaultDays: cfg.APIKeys.DefaultDays, TrustedOrigins: cfg.Login.AllowedOrigins,
+			RefusalDelay: gateway.RefusalDelay, Log: log, Observe: gateway.NotePrincipal}); err != nil {
+			return err
+		}
+	}
+	gw, err := gateway.New(cfg, gateway.Deps{Store: st, Creds: creds, Log: log, Verifiers: verifiers, Issuer: issuer, Pages: pages})
 	if err != nil {
 		return err
 	}
@@ -93,7 +105,7 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	// Only once the listeners are bound: a start that cannot listen (a busy
 	// port) must not create the administrator and print its one-time
 	// password, which the next start would not print again.
-	if err := a.bootstrapAdmin(ctx, creds, cfg.Admin); err != nil {
+	if err := a.bootstrapAdmin(ctx, creds, cfg.Admin, pagesURL(cfg, gw.Addrs())); err != nil {
 		return err
 	}
 	go purgeLoop(ctx, st, log)
@@ -202,7 +214,10 @@ func newLogger(w interface{ Write([]byte) (int, error) }, c config.Log) (*slog.L
 // Nodes started together may all find no user: the store's unique name then
 // lets exactly one of them create it, and the others start normally and
 // print nothing.
-func (a *app) bootstrapAdmin(ctx context.Context, creds *credential.Service, c config.Admin) error {
+//
+// pages, when not "", is where the pages are, which the message points the
+// newcomer to.
+func (a *app) bootstrapAdmin(ctx context.Context, creds *credential.Service, c config.Admin, pages string) error {
 	// Most starts find users: they neither check the password from the
 	// environment nor pay for hashing one.
 	if some, err := creds.Users(ctx, operator(), credential.UserQuery{Limit: 1}); err != nil || len(some.Items) > 0 {
@@ -222,13 +237,57 @@ func (a *app) bootstrapAdmin(ctx context.Context, creds *credential.Service, c c
 	if err != nil || !created {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "latchkey: created the first administrator %s\\%s\n", c.Directory, c.Username)
+	name := c.Directory + `\` + c.Username
+	fmt.Fprintf(a.stderr, "latchkey: created the first administrator %s\n", name)
+	which := "that password"
 	if generated {
 		fmt.Fprintf(a.stderr, "latchkey: its password, shown only this once: %s\n", pw)
 	} else {
 		fmt.Fprintln(a.stderr, "latchkey: its password is the one in LATCHKEY_ADMIN_PASSWORD")
+		which = "the password in LATCHKEY_ADMIN_PASSWORD"
+	}
+	if pages != "" {
+		fmt.Fprintf(a.stderr, "latchkey: open %s in a browser and sign in as %s with %s\n", pages, name, which)
 	}
 	return nil
+}
+
+// pagesURL is where a browser on this machine opens the pages: the first
+// listener that serves them, at its bound address ("0.0.0.0" and "::" as
+// the loopback address), with a word on a self-signed certificate; "" when
+// the pages are off.
+func pagesURL(cfg *config.Config, addrs map[string]net.Addr) string {
+	if !cfg.UI.Enabled {
+		return ""
+	}
+	for _, l := range cfg.Listeners {
+		if len(cfg.UI.Listeners) > 0 && !slices.Contains(cfg.UI.Listeners, l.Name) {
+			continue
+		}
+		addr, ok := addrs[l.Name]
+		if !ok {
+			continue
+		}
+		host, port, err := net.SplitHostPort(addr.String())
+		if err != nil {
+			continue
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			host = "127.0.0.1"
+			if ip.To4() == nil {
+				host = "::1"
+			}
+		}
+		scheme, note := "https", ""
+		switch {
+		case l.TLS.InsecurePlainHTTP:
+			scheme = "http"
+		case l.TLS.CertFile == "":
+			note = " (its certificate is self-signed, so the browser warns first)"
+		}
+		return scheme + "://" + net.JoinHostPort(host, port) + cfg.UI.Prefix + note
+	}
+	return ""
 }
 
 // hasher is the password hasher of the command line and the first start.

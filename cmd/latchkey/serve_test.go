@@ -81,6 +81,13 @@ func TestServeDefault(t *testing.T) {
 	if !strings.Contains(out, `created the first administrator LOCAL\admin`) || !strings.Contains(out, "shown only this once") {
 		t.Errorf("first start did not announce the administrator:\n%s", out)
 	}
+	// The newcomer is told where the pages are, and they are there.
+	if want := "latchkey: open " + url + "/ui/ (its certificate is self-signed, so the browser warns first) in a browser and sign in as LOCAL\\admin with that password"; !strings.Contains(out, want) {
+		t.Errorf("first start did not say where the pages are (%q):\n%s", want, out)
+	}
+	if code, body := get(t, url+"/ui/"); code != 200 || !strings.Contains(body, "<h1>Sign in</h1>") {
+		t.Errorf("/ui/ = %d %s", code, body)
+	}
 	if c := stop(); c != 0 {
 		t.Fatalf("serve exited %d:\n%s", c, logs.String())
 	}
