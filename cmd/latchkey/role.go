@@ -37,8 +37,9 @@ func roleRows(r *latchkey.Role) [][]string {
 func (a *app) roleAdd() *cobra.Command {
 	var r latchkey.Role
 	cmd := &cobra.Command{
-		Use:   "add NAME",
-		Short: "Create a role with a set of abilities",
+		Use:     "add NAME",
+		Aliases: []string{"create"},
+		Short:   "Create a role with a set of abilities (also: role create)",
 		Long: `Create a custom role that grants the abilities given (each must exist: see
 "latchkey ability list", and "latchkey ability add" to define one).`,
 		Example: `  latchkey role add reporting --ability reports.read --ability apikey.signin --description 'Reads reports'`,
