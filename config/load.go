@@ -35,9 +35,6 @@ const (
 // caller.
 const Echo = "echo"
 
-// DefaultYAML returns the embedded default configuration, comments included.
-func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
-
 // Options are what Load takes from outside the file.
 type Options struct {
 	// DataDir (the --data-dir flag) overrides data_dir. It is used as

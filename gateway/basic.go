@@ -29,6 +29,8 @@ func (a *basicAuth) Method() string { return latchkey.MethodBasic }
 // Challenge returns the WWW-Authenticate value of a 401.
 func (a *basicAuth) Challenge() string { return basicChallenge }
 
+var _ Challenger = (*basicAuth)(nil)
+
 // Authenticate signs in with the header's username and secret. Another
 // Authorization scheme (or none) is no credentials; a malformed Basic header
 // or a failed sign-in is 401, too many failures 429.

@@ -38,6 +38,11 @@ func (a *jwtAuth) Method() string { return latchkey.MethodJWT }
 // Challenge returns the WWW-Authenticate value of a 401 (RFC 6750).
 func (a *jwtAuth) Challenge() string { return `Bearer realm="latchkey"` }
 
+var (
+	_ Challenger  = (*jwtAuth)(nil)
+	_ routeScoped = (*jwtAuth)(nil)
+)
+
 // forRoute returns the method with the verifiers that c.JWTVerifiers names
 // ("latchkey" is the issuer's); without names, every configured verifier in
 // configuration order, then the issuer's, when there is one.

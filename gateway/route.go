@@ -90,7 +90,7 @@ func newRouter(cfgs []config.Route, methods map[string]Authenticator, s *Server)
 		if c.UpstreamJWT && s.issuer == nil {
 			return nil, fmt.Errorf("route %s: upstream_jwt needs latchkey's token issuer, and there is none", c.Name)
 		}
-		if c.Upstream == "echo" {
+		if c.Upstream == config.Echo {
 			r.upstream = echoHandler{route: c.Name}
 		} else {
 			target, err := url.Parse(c.Upstream)

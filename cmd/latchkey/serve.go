@@ -223,11 +223,11 @@ func (a *app) bootstrapAdmin(ctx context.Context, creds *credential.Service, c c
 	if some, err := creds.Users(ctx, operator(), credential.UserQuery{Limit: 1}); err != nil || len(some.Items) > 0 {
 		return err
 	}
-	pw, generated := a.getenv("LATCHKEY_ADMIN_PASSWORD"), false
+	pw, generated := a.getenv(config.EnvAdminPassword), false
 	if pw == "" {
 		pw, generated = password.Random(), true
 	} else if err := creds.ValidatePassword(pw); err != nil {
-		return fmt.Errorf("LATCHKEY_ADMIN_PASSWORD: %s", latchkey.ErrorMessage(err))
+		return fmt.Errorf("%s: %s", config.EnvAdminPassword, latchkey.ErrorMessage(err))
 	}
 	hash, err := hasher().Hash(ctx, pw)
 	if err != nil {
@@ -243,8 +243,8 @@ func (a *app) bootstrapAdmin(ctx context.Context, creds *credential.Service, c c
 	if generated {
 		fmt.Fprintf(a.stderr, "latchkey: its password, shown only this once: %s\n", pw)
 	} else {
-		fmt.Fprintln(a.stderr, "latchkey: its password is the one in LATCHKEY_ADMIN_PASSWORD")
-		which = "the password in LATCHKEY_ADMIN_PASSWORD"
+		fmt.Fprintln(a.stderr, "latchkey: its password is the one in "+config.EnvAdminPassword)
+		which = "the password in " + config.EnvAdminPassword
 	}
 	if pages != "" {
 		fmt.Fprintf(a.stderr, "latchkey: open %s in a browser and sign in as %s with %s\n", pages, name, which)
