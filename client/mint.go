@@ -1,10 +1,6 @@
 package client
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"errors"
 	"fmt"
 	"os"
@@ -98,7 +94,7 @@ func LoadSigner(privateKeyFile, alg string) (*jwtmint.Signer, error) {
 		return nil, fmt.Errorf("client: %s: %w", privateKeyFile, err)
 	}
 	if alg == "" {
-		alg = algorithmFor(key)
+		alg = jwtmint.AlgorithmFor(key)
 	}
 	s, err := jwtmint.NewSigner(alg, key)
 	if err != nil {
@@ -107,18 +103,3 @@ func LoadSigner(privateKeyFile, alg string) (*jwtmint.Signer, error) {
 	return s, nil
 }
 
-func algorithmFor(key crypto.Signer) string {
-	switch k := key.(type) {
-	case *ecdsa.PrivateKey:
-		switch k.Curve {
-		case elliptic.P384():
-			return "ES384"
-		case elliptic.P521():
-			return "ES512"
-		}
-		return "ES256"
-	case ed25519.PrivateKey, *ed25519.PrivateKey:
-		return "EdDSA"
-	}
-	return jwtmint.DefaultAlgorithm
-}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"fmt"
 	"net/url"
 	"strings"
 
@@ -70,10 +69,4 @@ func ParseQlikUser(v string) (directory, user string, err error) {
 
 func qlikUserError(format string, args ...any) error {
 	return latchkey.Errorf(latchkey.EINVALID, format, args...)
-}
-
-// FormatQlikUser is the header value that ParseQlikUser reads back as the
-// same directory and user.
-func FormatQlikUser(directory, user string) string {
-	return fmt.Sprintf("UserDirectory=%s; UserId=%s", url.PathEscape(directory), url.PathEscape(user))
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/client"
 )
 
 func TestParseQlikUser(t *testing.T) {
@@ -52,7 +53,7 @@ func TestParseQlikUser(t *testing.T) {
 }
 
 // FuzzParseQlikUser: the parser never panics, what it accepts are valid
-// names, and FormatQlikUser of them parses back to the same.
+// names, and the client's FormatQlikUser of them parses back to the same.
 func FuzzParseQlikUser(f *testing.F) {
 	for _, s := range []string{
 		"UserDirectory=Internal;UserId=sa_repository",
@@ -75,7 +76,7 @@ func FuzzParseQlikUser(f *testing.F) {
 		if latchkey.ValidateName("d", dir) != nil || latchkey.ValidateName("u", user) != nil {
 			t.Fatalf("ParseQlikUser(%q) accepted invalid names %q, %q", s, dir, user)
 		}
-		d2, u2, err := ParseQlikUser(FormatQlikUser(dir, user))
+		d2, u2, err := ParseQlikUser(client.FormatQlikUser(dir, user))
 		if err != nil || d2 != dir || u2 != user {
 			t.Fatalf("round trip of %q, %q: %q, %q, %v", dir, user, d2, u2, err)
 		}

@@ -3,6 +3,7 @@ package jwtmint
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -522,5 +523,29 @@ func TestClaims(t *testing.T) {
 	}
 	if i, err := empty.GetIssuedAt(); err != nil || i != nil {
 		t.Errorf("no iat: %v %v", i, err)
+	}
+}
+
+// TestAlgorithmFor: the algorithm each kind of key signs with by default.
+func TestAlgorithmFor(t *testing.T) {
+	_, ed, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		key  crypto.Signer
+		want string
+	}{
+		{testKey(t, "RS256"), "RS256"},
+		{testKey(t, "ES256"), "ES256"},
+		{testKey(t, "ES384"), "ES384"},
+		{testKey(t, "ES512"), "ES512"},
+		{ed, "EdDSA"},
+		{&ed, "EdDSA"},
+	}
+	for _, tt := range tests {
+		if got := AlgorithmFor(tt.key); got != tt.want {
+			t.Errorf("AlgorithmFor(%T) = %s, want %s", tt.key, got, tt.want)
+		}
 	}
 }

@@ -174,3 +174,22 @@ func ParsePrivateKey(data []byte) (crypto.Signer, error) {
 	}
 	return nil, fmt.Errorf("no private key in the PEM data (it holds %s); give the private key, not the certificate or public key", strings.Join(seen, ", "))
 }
+
+// AlgorithmFor is what a key signs with when no algorithm is asked for:
+// DefaultAlgorithm (RS256, what Qlik accepts) for RSA, the algorithm of its
+// curve for ECDSA, EdDSA for Ed25519.
+func AlgorithmFor(key crypto.Signer) string {
+	switch k := key.(type) {
+	case *ecdsa.PrivateKey:
+		switch k.Curve {
+		case elliptic.P384():
+			return "ES384"
+		case elliptic.P521():
+			return "ES512"
+		}
+		return "ES256"
+	case ed25519.PrivateKey, *ed25519.PrivateKey:
+		return "EdDSA"
+	}
+	return DefaultAlgorithm
+}

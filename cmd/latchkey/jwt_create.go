@@ -2,10 +2,6 @@ package main
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -316,7 +312,7 @@ func (a *app) mint(f *mintFlags) error {
 	}
 	alg := f.alg
 	if alg == "" {
-		alg = defaultAlgorithm(key)
+		alg = jwtmint.AlgorithmFor(key)
 	}
 	signer, err := jwtmint.NewSigner(alg, key)
 	if err != nil {
@@ -463,22 +459,3 @@ func (a *app) signingKey(f *mintFlags) (crypto.Signer, *jwtmint.KeyPair, error) 
 	return key, nil, nil
 }
 
-// defaultAlgorithm is what a key signs with when --alg is not given: RS256
-// for RSA (what Qlik accepts), the algorithm of its curve for ECDSA, EdDSA
-// for Ed25519.
-func defaultAlgorithm(key crypto.Signer) string {
-	switch k := key.(type) {
-	case *ecdsa.PrivateKey:
-		switch k.Curve {
-		case elliptic.P384():
-			return "ES384"
-		case elliptic.P521():
-			return "ES512"
-		}
-		return "ES256"
-	case ed25519.PrivateKey:
-		return "EdDSA"
-	case *rsa.PrivateKey:
-	}
-	return jwtmint.DefaultAlgorithm
-}
