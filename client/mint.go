@@ -102,4 +102,3 @@ func LoadSigner(privateKeyFile, alg string) (*jwtmint.Signer, error) {
 	}
 	return s, nil
 }
-

@@ -458,4 +458,3 @@ func (a *app) signingKey(f *mintFlags) (crypto.Signer, *jwtmint.KeyPair, error) 
 	}
 	return key, nil, nil
 }
-
