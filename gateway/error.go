@@ -51,6 +51,13 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 // writeError writes err's status and client message as JSON, and logs the
 // cause: server faults at error level, client mistakes at debug level.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeErrorAs(w, r, err, writeErrorBody)
+}
+
+// writeErrorAs is writeError with the body in another API's shape (body
+// writes it): the status, the log line, the headers and the 429 hold-off are
+// the same for every shape.
+func (s *Server) writeErrorAs(w http.ResponseWriter, r *http.Request, err error, body func(w http.ResponseWriter, status int, code, message string)) {
 	status := HTTPStatus(err)
 	code := latchkey.ErrorCode(err)
 	if status >= 500 {
@@ -64,7 +71,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusTooManyRequests {
 		s.holdRefusal(r)
 	}
-	writeErrorBody(w, status, code, latchkey.ErrorMessage(err))
+	body(w, status, code, latchkey.ErrorMessage(err))
 }
 
 // RefusalDelay is how long latchkey waits before it answers 429 (too many

@@ -95,23 +95,13 @@ type qlikError struct {
 
 // handleQlik is handle with errors in Qlik Cloud's shape: the status of the
 // error's code (400 for a malformed or incomplete token, 401 for a bad,
-// expired, unknown or replayed one), logged as writeError logs.
+// expired, unknown or replayed one), logged and held (429) as writeError
+// does.
 func (s *Server) handleQlik(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := h(w, r)
-		if err == nil {
-			return
+		if err := h(w, r); err != nil {
+			s.writeErrorAs(w, r, err, writeQlikError)
 		}
-		status, code := HTTPStatus(err), latchkey.ErrorCode(err)
-		if status >= 500 {
-			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
-		} else {
-			s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
-		}
-		if status == http.StatusUnauthorized {
-			w.Header().Set("Cache-Control", "no-store")
-		}
-		writeQlikError(w, status, code, latchkey.ErrorMessage(err))
 	})
 }
 
