@@ -8,14 +8,16 @@ import (
 // Error codes. Each maps to one HTTP status in the http transport; the
 // command line prints the message and exits non-zero.
 const (
-	EINVALID      = "invalid"      // the input is wrong; the message says what to fix
-	ENOTFOUND     = "not_found"    // the thing named does not exist
-	ECONFLICT     = "conflict"     // the thing exists already, or changed meanwhile
-	EUNAUTHORIZED = "unauthorized" // who are you? (no or bad credentials)
-	EFORBIDDEN    = "forbidden"    // known caller, not allowed
-	ERATELIMITED  = "rate_limited" // too many attempts; try later
-	EUNAVAILABLE  = "unavailable"  // a dependency (the store) cannot be reached
-	EINTERNAL     = "internal"     // a bug or an unexpected failure
+	EINVALID      = "invalid"         // the input is wrong; the message says what to fix
+	ENOTFOUND     = "not_found"       // the thing named does not exist
+	ECONFLICT     = "conflict"        // the thing exists already, or changed meanwhile
+	EUNAUTHORIZED = "unauthorized"    // who are you? (no or bad credentials)
+	EFORBIDDEN    = "forbidden"       // known caller, not allowed
+	ERATELIMITED  = "rate_limited"    // too many attempts; try later
+	EUNAVAILABLE  = "unavailable"     // a dependency (the store) cannot be reached
+	EUPSTREAM     = "bad_gateway"     // the upstream of a route failed to answer
+	ETIMEOUT      = "gateway_timeout" // the upstream of a route did not answer in time
+	EINTERNAL     = "internal"        // a bug or an unexpected failure
 )
 
 // Error is the error type of latchkey. Message is written for the client and

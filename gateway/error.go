@@ -17,6 +17,8 @@ var statusOf = map[string]int{
 	latchkey.EFORBIDDEN:    http.StatusForbidden,
 	latchkey.ERATELIMITED:  http.StatusTooManyRequests,
 	latchkey.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	latchkey.EUPSTREAM:     http.StatusBadGateway,
+	latchkey.ETIMEOUT:      http.StatusGatewayTimeout,
 	latchkey.EINTERNAL:     http.StatusInternalServerError,
 }
 

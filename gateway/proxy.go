@@ -99,12 +99,12 @@ func (s *Server) proxy(target *url.URL, t http.RoundTripper) http.Handler {
 				s.log.Debug("client left before the upstream answered", "upstream", target.Redacted(), "path", r.URL.Path)
 			case errors.As(err, &ne) && ne.Timeout():
 				s.log.Error("upstream timed out", "upstream", target.Redacted(), "path", r.URL.Path, "err", err)
-				writeErrorBody(w, http.StatusGatewayTimeout, "gateway_timeout", "The upstream did not answer in time.")
+				writeErrorBody(w, statusOf[latchkey.ETIMEOUT], latchkey.ETIMEOUT, "The upstream did not answer in time.")
 				return
 			default:
 				s.log.Error("upstream failed", "upstream", target.Redacted(), "path", r.URL.Path, "err", err)
 			}
-			writeErrorBody(w, http.StatusBadGateway, "bad_gateway", "The upstream did not answer.")
+			writeErrorBody(w, statusOf[latchkey.EUPSTREAM], latchkey.EUPSTREAM, "The upstream did not answer.")
 		},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
