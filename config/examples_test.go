@@ -80,7 +80,7 @@ func TestExamplesQlikQRS(t *testing.T) {
 	}
 	l, r := c.Listeners[0], c.Routes[0]
 	if l.Address != "127.0.0.1:4242" || l.TLS.ClientAuth != "require" ||
-		l.TLS.ClientCAFile != filepath.Join("..", "examples", "certs", "root.pem") || filepath.Base(l.TLS.CertFile) != "server.pem" {
+		l.TLS.ClientCAFile != filepath.Join("..", "examples", "qlik-qrs-certificates", "certs", "root.pem") || filepath.Base(l.TLS.CertFile) != "server.pem" {
 		t.Errorf("listener %+v", l)
 	}
 	if r.Prefix != "/qrs/" || strings.Join(r.Auth, ",") != "cert" || !r.Xrfkey || strings.Join(r.Listeners, ",") != l.Name {
@@ -89,5 +89,51 @@ func TestExamplesQlikQRS(t *testing.T) {
 	if strings.Join(c.Certificates.Trusted, ",") != "cn:QlikClient" || c.Certificates.ImpersonationHeader != "X-Qlik-User" ||
 		c.Certificates.Directory != "INTERNAL" {
 		t.Errorf("certificates %+v", c.Certificates)
+	}
+}
+
+// TestExamplesOwnKeyDirectories checks that each example reads the keys and
+// certificates its commands make from a directory of its own,
+// examples/NAME/ (which examples/.gitignore keeps out of git), so that
+// following one example never clashes with the files of another.
+func TestExamplesOwnKeyDirectories(t *testing.T) {
+	files, err := filepath.Glob("../examples/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignore, err := os.ReadFile("../examples/.gitignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/*/keys/", "/*/certs/"} {
+		if !strings.Contains(string(ignore), want+"\n") {
+			t.Errorf("examples/.gitignore does not ignore %s", want)
+		}
+	}
+	for _, f := range files {
+		c, err := Load(f, Options{AuthMethods: []string{"session", "basic", "apikey", "jwt", "cert"},
+			Getenv: func(string) string { return "" }})
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		own := filepath.Join("../examples", strings.TrimSuffix(filepath.Base(f), ".yaml"))
+		var paths []string
+		for _, v := range c.JWT.Verifiers {
+			for _, k := range v.Keys {
+				paths = append(paths, k.File)
+			}
+		}
+		for _, l := range c.Listeners {
+			paths = append(paths, l.TLS.CertFile, l.TLS.KeyFile, l.TLS.ClientCAFile)
+		}
+		for _, p := range paths {
+			if p == "" {
+				continue
+			}
+			sub := filepath.Base(filepath.Dir(p))
+			if filepath.Dir(filepath.Dir(p)) != own || (sub != "keys" && sub != "certs") {
+				t.Errorf("%s reads %s, not from %s/keys or %s/certs", filepath.Base(f), p, own, own)
+			}
+		}
 	}
 }

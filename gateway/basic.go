@@ -40,6 +40,9 @@ func (a *basicAuth) Authenticate(r *http.Request) (*latchkey.Principal, error) {
 		return nil, err
 	}
 	p, _, err := a.creds.SignIn(r.Context(), user, secret, r.RemoteAddr, latchkey.MethodBasic)
+	if err != nil {
+		setFailedSignIn(r, a.creds, user)
+	}
 	return p, err
 }
 

@@ -1,9 +1,13 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +155,65 @@ func FuzzParseBasic(f *testing.F) {
 			t.Fatalf("basic(%q, %q) parsed as %q, %q, %v", user, secret, u, s, err)
 		}
 	})
+}
+
+// TestFailedSignInLogNamesDirectory checks that the log line of a failed
+// Basic or login sign-in says which directory a bare name was looked up in
+// (LAB\goran exists; "goran" means LOCAL\goran), never the secret, while the
+// client's answer stays the same as for a user who does not exist.
+func TestFailedSignInLogNamesDirectory(t *testing.T) {
+	f := newFixture(t)
+	f.addUser(`LAB\goran`)
+	var buf bytes.Buffer
+	f.s.log = slog.New(slog.NewJSONHandler(&buf, nil))
+	type line struct {
+		Status       int
+		User         string
+		SigninFailed string `json:"signin_failed"`
+	}
+	lastLine := func() line {
+		t.Helper()
+		lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+		var l line
+		if err := json.Unmarshal(lines[len(lines)-1], &l); err != nil {
+			t.Fatalf("log %s: %v", buf.Bytes(), err)
+		}
+		return l
+	}
+	body := func(user string) string {
+		b, _ := json.Marshal(loginRequest{Username: user, Password: "password-goran"})
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name string
+		req  func(user string) *http.Request
+	}{
+		{"basic", func(user string) *http.Request {
+			return request("GET", "/optional/x", "", "Authorization", basic(user, "password-goran"))
+		}},
+		{"login", func(user string) *http.Request { return request("POST", "/api/v1/login", body(user), xhr()...) }},
+	} {
+		buf.Reset()
+		bare := f.serve(tc.req("goran"))
+		if bare.Code != http.StatusUnauthorized {
+			t.Fatalf("%s as goran: %d %s", tc.name, bare.Code, bare.Body)
+		}
+		if l := lastLine(); l.SigninFailed != `LOCAL\goran` || l.User != "" || l.Status != 401 {
+			t.Errorf("%s as goran: log line %s", tc.name, buf.Bytes())
+		}
+		if strings.Contains(buf.String(), "password-goran") {
+			t.Errorf("%s: the log holds the password: %s", tc.name, buf.Bytes())
+		}
+		nobody := f.serve(tc.req("nobody"))
+		if nobody.Code != bare.Code || nobody.Body.String() != bare.Body.String() {
+			t.Errorf("%s: goran answered %d %s, nobody %d %s", tc.name, bare.Code, bare.Body, nobody.Code, nobody.Body)
+		}
+		buf.Reset()
+		if w := f.serve(tc.req(`LAB\goran`)); w.Code != http.StatusOK {
+			t.Fatalf(`%s as LAB\goran: %d %s`, tc.name, w.Code, w.Body)
+		}
+		if l := lastLine(); l.SigninFailed != "" || l.User != `LAB\goran` {
+			t.Errorf(`%s as LAB\goran: log line %s`, tc.name, buf.Bytes())
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/credential"
 )
 
 // requestInfo is filled in while a request is served, for its log line and
@@ -14,6 +15,12 @@ import (
 type requestInfo struct {
 	route     string
 	principal *latchkey.Principal
+
+	// signIn is who a failed Basic or login sign-in was looked up as, with
+	// the directory a bare name was taken to be in (LOCAL\goran), for the
+	// log line only: the client's answer is the same whether or not the
+	// user exists. Never the secret.
+	signIn string
 
 	// forwarded is set when the client's address (r.RemoteAddr) came
 	// from a trusted proxy's header; nil when the client is the TCP peer.
@@ -43,6 +50,19 @@ type requestInfoKey struct{}
 func setRouteName(r *http.Request, name string) {
 	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
 		ri.route = name
+	}
+}
+
+// setFailedSignIn records, for the log line, that a sign-in as login
+// failed: login qualified with the directory a bare name is looked up in.
+func setFailedSignIn(r *http.Request, creds *credential.Service, login string) {
+	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		dir, name := creds.SplitLogin(login)
+		q := dir + `\` + name
+		if len(q) > 256 {
+			q = q[:256]
+		}
+		ri.signIn = q
 	}
 }
 
@@ -111,6 +131,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			if !p.IsAnonymous() {
 				attrs = append(attrs, slog.String("user", p.QualifiedName()))
 			}
+		}
+		if ri.signIn != "" {
+			attrs = append(attrs, slog.String("signin_failed", ri.signIn))
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})

@@ -51,6 +51,7 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	p, token, sess, err := s.creds.Login(r.Context(), req.Username, req.Password, r.RemoteAddr, r.UserAgent())
 	if err != nil {
+		setFailedSignIn(r, s.creds, req.Username)
 		return err
 	}
 	setPrincipal(r, p)

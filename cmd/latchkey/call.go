@@ -57,33 +57,33 @@ func (a *app) callCommand() *cobra.Command {
 	f := &callFlags{}
 	cmd := &cobra.Command{
 		Use:   "call [flags] URL",
-		Short: "Send a request the way the seeds' clients do: Xrfkey, JWT, API key, Basic, login, certificates",
+		Short: "Send a request the way Qlik, Quantamatics and Journyx clients do: Xrfkey, JWT, API key, Basic, login, certificates",
 		Long: `Send one HTTP request, curl-like, authenticated with one of the methods that
 latchkey (and the APIs it stands in for) accept, and print the response body
 (-i: with the status line and headers). The exit status is 1 when the
 request fails or the answer is 400 or above; the body is printed all the same.
 
 Credentials (give one of these groups):
-  --bearer TOKEN                     a fixed JWT (seeds 000, 002)
+  --bearer TOKEN                     a fixed JWT (Qlik Sense Enterprise, Quantamatics)
   --jwt-key FILE --userdir --userid  a QSEoW JWT minted for the request from a
-                                     private key (seed 000); with --issuer and
+                                     private key (Qlik Sense Enterprise); with --issuer and
                                      --keyid a Qlik Cloud one
-  --api-key KEY                      X-Api-Key (seed 002)
-  --basic USER:PASSWORD              HTTP Basic; the password may be an API key (seed 004)
+  --api-key KEY                      X-Api-Key (Quantamatics)
+  --basic USER:PASSWORD              HTTP Basic; the password may be an API key (Journyx)
   --login USER:PASSWORD              log in at --login-url (default /api/v1/login on
                                      the URL's server), send the session cookie, log
-                                     out afterwards (seed 004)
+                                     out afterwards (Journyx)
   --login EMAIL:PASSWORD --jwt-login URL
-                                     log in for a JWT, send it as a bearer (seed 002)
+                                     log in for a JWT, send it as a bearer (Quantamatics)
   --jwt-session URL                  exchange --bearer's token, or one minted with
                                      --jwt-key (Qlik Cloud claims), for session
                                      cookies; unsafe requests echo the CSRF cookie
-                                     in qlik-csrf-token (seed 000, Qlik Cloud)
+                                     in qlik-csrf-token (Qlik Cloud)
 and, with any of them or alone:
   --cert FILE --key FILE --cacert FILE   a client certificate, and the CA of the server
   --qlik-user 'UserDirectory=D; UserId=U' (or D\U)   the user a trusted certificate
-                                     acts as (seed 003)
-  --xrfkey                           a fresh Xrfkey, as parameter and header (seeds 000, 003)
+                                     acts as (Qlik QRS)
+  --xrfkey                           a fresh Xrfkey, as parameter and header (Qlik Sense Enterprise, Qlik QRS)
 
 A secret given as "-" (--bearer -, --api-key -), and the password of
 --basic USER or --login USER given without ":PASSWORD", is read from the
@@ -93,24 +93,25 @@ TLS is verified (give the server's CA with --cacert; -k turns the check off),
 and no credential is sent to an http:// URL without --allow-plain-http.
 Redirects are not followed without -L, and never carry the credentials to
 another server.`,
-		Example: `  # Seed 004: log in, then the session cookie
+		Example: `  # Journyx: log in, then the session cookie
   latchkey call --cacert latchkey-data/tls/server.pem --login apiuser https://127.0.0.1:8443/api/v1/projects < password.txt
   latchkey call --basic "apiuser:$KEY" -X POST -d '{"name": "x"}' https://127.0.0.1:8443/api/v1/projects
 
-  # Seed 000: a QSEoW virtual proxy, with a JWT minted from a key and an Xrfkey
-  latchkey call --xrfkey --jwt-key keys/privatekey.pem --userdir LAB --userid goran --audience abc123 \
+  # Qlik Sense Enterprise: a QSEoW virtual proxy, with a JWT minted from a key and an Xrfkey
+  latchkey call --xrfkey --jwt-key examples/qlik-sense-enterprise/keys/privatekey.pem --userdir LAB --userid goran --audience abc123 \
       https://127.0.0.1:8443/jwt/qrs/about
-  # Seed 000: Qlik Cloud, a JWT exchanged for a session
-  latchkey call --jwt-session https://127.0.0.1:8443/login/jwt-session --jwt-key keys/privatekey.pem \
+  # Qlik Cloud: a JWT exchanged for a session
+  latchkey call --jwt-session https://127.0.0.1:8443/login/jwt-session --jwt-key examples/qlik-cloud/keys/privatekey.pem \
       --issuer https://idp.example.com --keyid 0330d3e7-1966-41c4-b3ef-d311d1ff7191 --userid 'auth0|a08D000001' \
       --username "Ann Andersson" --useremail ann@example.com -X POST -d '{"name": "x"}' https://127.0.0.1:8443/api/v1/spaces
 
-  # Seed 002: log in for a JWT, or an API key
+  # Quantamatics: log in for a JWT, or an API key
   latchkey call --jwt-login https://127.0.0.1:8443/api/Account/login --login analyst@example.com https://127.0.0.1:8443/api/data/endpoint
   latchkey call --api-key - https://127.0.0.1:8443/api/data/endpoint <<<"$KEY"
 
-  # Seed 003: a client certificate and X-Qlik-User, with an Xrfkey
-  latchkey call --cert certs/client.pem --key certs/client_key.pem --cacert certs/root.pem \
+  # Qlik QRS: a client certificate and X-Qlik-User, with an Xrfkey
+  C=examples/qlik-qrs-certificates/certs
+  latchkey call --cert $C/client.pem --key $C/client_key.pem --cacert $C/root.pem \
       --qlik-user 'UserDirectory=INTERNAL; UserId=sa_repository' --xrfkey https://127.0.0.1:4242/qrs/about`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -146,7 +147,7 @@ another server.`,
 	fl.StringVar(&f.login, "login", "", "log in as `user:password` (or email:password with --jwt-login; USER alone reads the password from stdin)")
 	fl.StringVar(&f.loginURL, "login-url", "", "the login `URL` of --login (default: /api/v1/login on the URL's server)")
 	fl.StringVar(&f.origin, "origin", "", "the `Origin` that --login sends (default: the login URL's origin)")
-	fl.StringVar(&f.jwtLogin, "jwt-login", "", "log in with --login at this `URL` for a JWT and send it as a bearer token (seed 002)")
+	fl.StringVar(&f.jwtLogin, "jwt-login", "", "log in with --login at this `URL` for a JWT and send it as a bearer token (Quantamatics)")
 	fl.StringVar(&f.jwtSession, "jwt-session", "", "exchange the --bearer or --jwt-key token for session cookies at this `URL` first")
 	fl.StringVar(&f.cert, "cert", "", "client certificate PEM `file` (client.pem)")
 	fl.StringVar(&f.key, "key", "", "private key PEM `file` of --cert (client_key.pem)")

@@ -174,4 +174,10 @@ func TestVersion(t *testing.T) {
 	if err := json.NewDecoder(bytes.NewReader([]byte(mustCLI(t, "", "version", "-o", "json")))).Decode(&v); err != nil || v.Version == "" {
 		t.Errorf("version -o json: %v %+v", err, v)
 	}
+	want := mustCLI(t, "", "version")
+	for _, flag := range []string{"--version", "-v"} {
+		if out := mustCLI(t, "", flag); out != want {
+			t.Errorf("latchkey %s printed %q, latchkey version %q", flag, out, want)
+		}
+	}
 }

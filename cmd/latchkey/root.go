@@ -44,9 +44,12 @@ audit commands manage its store, through the same rules and audit log as the
 admin API; every command that prints takes -o json.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		// --version (and -v) prints what "latchkey version" prints.
+		Version: latchkey.Version,
 		// An unknown -o is refused before anything is changed.
 		PersistentPreRunE: func(*cobra.Command, []string) error { return a.checkOutput() },
 	}
+	root.SetVersionTemplate("latchkey {{.Version}}\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configFile, "config", "", "configuration `file` (default: the embedded default)")
 	pf.StringVar(&a.dataDir, "data-dir", "", "data `directory` holding the SQLite store and TLS files (default ./latchkey-data)")
