@@ -22,6 +22,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/password"
+	"github.com/latchkey/latchkey/seal"
 )
 
 // Config sets the policies of a Service.
@@ -68,6 +69,7 @@ type Service struct {
 
 	dummyHash string // verified against for unknown users, so they cost the same (password.Hasher.Decoy)
 	cacheKey  []byte // key of the password cache's hash, random per process
+	sealKeys  *seal.Keys
 
 	// The caches. Every entry carries a stamp and is used only while v
 	// says it is fresh: see versions.go for the invariant this keeps.
@@ -111,15 +113,14 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if len(cfg.SealKey) != 32 {
-		return nil, latchkey.Errorf(latchkey.EINTERNAL, "credential: the seal key must be 32 bytes")
-	}
-	if n := len(cfg.PreviousSealKey); n != 0 && n != 32 {
-		return nil, latchkey.Errorf(latchkey.EINTERNAL, "credential: the previous seal key must be 32 bytes")
+	sealKeys, err := seal.New(cfg.SealKey, cfg.PreviousSealKey)
+	if err != nil {
+		return nil, err
 	}
 	s := &Service{
 		store: st, hasher: hasher, log: log, cfg: cfg, now: cfg.Now,
 		dummyHash: hasher.Decoy(),
+		sealKeys:  sealKeys,
 		cacheKey:  randomBytes(16),
 		users:     newCache[int64, *userEntry](cfg.CacheSize, 10*time.Minute),
 		names:     newCache[string, nameEntry](cfg.CacheSize, 10*time.Minute),

@@ -3,6 +3,8 @@ package credential
 import (
 	"bytes"
 	"testing"
+
+	"github.com/latchkey/latchkey/seal"
 )
 
 // TestSealKeyRotation: while the seal key is rotated, a secret sealed with
@@ -10,9 +12,16 @@ import (
 // one only.
 func TestSealKeyRotation(t *testing.T) {
 	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
-	before := &Service{cfg: Config{SealKey: oldKey}}
-	during := &Service{cfg: Config{SealKey: newKey, PreviousSealKey: oldKey}}
-	after := &Service{cfg: Config{SealKey: newKey}}
+	sealing := func(current, previous []byte) *Service {
+		k, err := seal.New(current, previous)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Service{sealKeys: k}
+	}
+	before := sealing(oldKey, nil)
+	during := sealing(newKey, oldKey)
+	after := sealing(newKey, nil)
 
 	sealed, err := before.seal("key1", "the secret")
 	if err != nil {

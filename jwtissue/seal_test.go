@@ -3,7 +3,6 @@ package jwtissue
 import (
 	"bytes"
 	"context"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -195,10 +194,10 @@ func TestSealKeyRotation(t *testing.T) {
 		if r.ID != second {
 			continue
 		}
-		if _, err := (&sealer{current: mustAEAD(t, sealB)}).open(r.ID, r.PrivateKey); err != nil {
+		if _, err := mustSealer(t, sealB).open(r.ID, r.PrivateKey); err != nil {
 			t.Errorf("the new key does not open with the current seal key: %v", err)
 		}
-		if _, err := (&sealer{current: mustAEAD(t, sealA)}).open(r.ID, r.PrivateKey); err == nil {
+		if _, err := mustSealer(t, sealA).open(r.ID, r.PrivateKey); err == nil {
 			t.Error("the new key opens with the previous seal key")
 		}
 	}
@@ -218,13 +217,14 @@ func TestSealKeyRotation(t *testing.T) {
 	}
 }
 
-func mustAEAD(t *testing.T, key []byte) cipher.AEAD {
+// mustSealer returns a sealer of the one seal key.
+func mustSealer(t *testing.T, key []byte) *sealer {
 	t.Helper()
-	a, err := newAEAD(key)
+	s, err := newSealer(Options{SealKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a
+	return s
 }
 
 // TestRetiredUnopenedKeyIsDeleted: a key that the seal keys do not open
