@@ -201,12 +201,3 @@ func (s *Service) endSession(ctx context.Context, actor string, actorID int64, m
 func maySeeSessions(a Actor, userID int64) bool {
 	return a == nil || a.UserID == userID && userID != 0 || a.Can(latchkey.AbilitySessionsManage)
 }
-
-// Sessions lists the active sessions of a user (0: every user, which needs
-// sessions.manage).
-func (s *Service) Sessions(ctx context.Context, viewer Actor, userID int64) ([]*latchkey.Session, error) {
-	if !maySeeSessions(viewer, userID) {
-		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "Listing other users' sessions needs the ability %s.", latchkey.AbilitySessionsManage)
-	}
-	return s.store.Sessions(ctx, latchkey.SessionFilter{UserID: userID})
-}
