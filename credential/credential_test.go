@@ -288,7 +288,7 @@ func FuzzParseAPIKey(f *testing.F) {
 func TestRememberedPassword(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	u := f.addUser(t, "rita")
+	f.addUser(t, "rita")
 	signIn := func(login, pw, addr string) string {
 		_, _, err := f.svc.SignIn(ctx, login, pw, addr, latchkey.MethodBasic)
 		return code(err)
@@ -316,7 +316,7 @@ func TestRememberedPassword(t *testing.T) {
 
 	// A new password: the old one is refused at once.
 	f2 := newFixture(t)
-	u = f2.addUser(t, "sven")
+	u := f2.addUser(t, "sven")
 	f = f2
 	if c := signIn(`LAB\sven`, "password-sven", "192.0.2.1:1"); c != "" {
 		t.Fatal(c)

@@ -95,7 +95,7 @@ func TestOpenJWTSession(t *testing.T) {
 		sess.Method != ByJWT || sess.CredentialID != "jti-1" || !slices.Equal(p.Groups, []string{"g"}) {
 		t.Errorf("principal %+v, session %+v", p, sess)
 	}
-	if sess.ExpiresAt.Sub(time.Now()) < 23*time.Hour {
+	if time.Until(sess.ExpiresAt) < 23*time.Hour {
 		t.Errorf("the session ends with the token: %v", sess.ExpiresAt)
 	}
 	if vp, vs, err := f.svc.VerifySession(ctx, token); err != nil || vp.Username != "ann" || vs.Method != ByJWT {

@@ -436,6 +436,7 @@ func parseQlikUser(s string) (dir, user string, err error) {
 	dir, user, err = gateway.ParseQlikUser(s)
 	if err != nil {
 		// A plain error: printError would show only the message of a latchkey.Error.
+		//lint:ignore ST1005 the message is sentences for the user, as every message latchkey prints
 		return "", "", fmt.Errorf("--qlik-user %q: %s Give 'UserDirectory=D; UserId=U' or D\\U.", s, latchkey.ErrorMessage(err))
 	}
 	return dir, user, nil
