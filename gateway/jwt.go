@@ -152,7 +152,7 @@ func (a *jwtAuth) principal(ctx context.Context, res *jwtverify.Result) (*latchk
 	}
 	gen := a.memo.generation()
 	p, found, err := a.makePrincipal(ctx, res)
-	if err == nil {
+	if err == nil && res.Remembered() { // a one-time token's Result never comes back
 		a.memo.set(res, p, gen, found)
 	}
 	return p, err

@@ -1,12 +1,16 @@
 package gateway
 
 import (
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/credential"
+	"github.com/latchkey/latchkey/jwtverify"
 )
 
 // TestRememberedPrincipalsFollowTheStore: a token or certificate seen again
@@ -106,4 +110,78 @@ func TestPrincipalMemo(t *testing.T) {
 	if m.get(1) != nil {
 		t.Error("a principal outlived a change of the access generation")
 	}
+}
+
+// TestPrincipalMemoWithinBudget: filled with far more remembered tokens
+// than fit, the memo keeps the heap it holds (its principals and the
+// Results they are keyed by) within 1.25× memoBytes; and one-time tokens
+// keep nothing.
+func TestPrincipalMemoWithinBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills the memo with 100,000 principals")
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	entry := func(i int) (*jwtverify.Result, *latchkey.Principal) {
+		n := strconv.Itoa(i)
+		res := &jwtverify.Result{Directory: strings.Clone("LAB"), Username: "user-" + n, DisplayName: "User " + n,
+			Email: "user-" + n + "@example.com", Groups: []string{"group-" + n}, Subject: "user-" + n,
+			Issuer: strings.Clone("https://idp.example.com"), Audience: []string{strings.Clone("latchkey")}, JTI: "jti-" + n,
+			ExpiresAt: time.Now().Add(time.Hour)}
+		return res, &latchkey.Principal{UserID: int64(i), Directory: res.Directory, Username: res.Username,
+			DisplayName: res.DisplayName, Email: res.Email, Groups: res.Groups, Roles: []string{"role-" + n},
+			Abilities: []string{"apikey.signin", "apikey.manage"}, Method: latchkey.MethodJWT,
+			CredentialID: res.JTI, ExpiresAt: res.ExpiresAt}
+	}
+	t.Run("remembered", func(t *testing.T) {
+		before := heap()
+		m := newPrincipalMemo[*jwtverify.Result](nil)
+		for i := range 100_000 {
+			res, p := entry(i)
+			m.set(res, p, 0, true)
+			m.set(res, p, 0, true)
+		}
+		m.c.CleanUp()
+		growth := heap() - before
+		t.Logf("%d entries, weights %d KiB, heap growth %d KiB (%.2f× the budget)",
+			m.c.EstimatedSize(), m.c.WeightedSize()>>10, growth>>10, float64(growth)/memoBytes)
+		if float64(growth) > 1.25*memoBytes {
+			t.Errorf("heap growth %d KiB is more than 1.25× the budget of %d KiB", growth>>10, memoBytes>>10)
+		}
+		runtime.KeepAlive(m)
+	})
+	// One-time tokens, through the JWT method: their Results are not the
+	// verifier's to remember, so neither are their principals; a token
+	// that comes back is remembered from its third request (seen once:
+	// noted; twice: its Result remembered; then its principal).
+	t.Run("one-time", func(t *testing.T) {
+		f := newBearerFixture(t)
+		f.addUser(`LAB\goran`)
+		memo := f.s.methods[latchkey.MethodJWT].(*jwtAuth).memo
+		send := func(tok string) {
+			if w := f.serve(request("GET", "/jwt/x?xrfkey="+xrf, "", "X-Qlik-Xrfkey", xrf, "Authorization", "Bearer "+tok)); w.Code != 200 {
+				t.Fatalf("%d %s", w.Code, w.Body)
+			}
+		}
+		for i := range 300 {
+			send(bearerJWT(t, "qs", "jti", "once-"+strconv.Itoa(i)))
+		}
+		memo.c.CleanUp()
+		if n := memo.c.EstimatedSize(); n != 0 {
+			t.Errorf("%d principals of one-time tokens remembered", n)
+		}
+		tok := bearerJWT(t, "qs", "jti", "again")
+		for range 3 {
+			send(tok)
+		}
+		memo.c.CleanUp()
+		if n := memo.c.EstimatedSize(); n != 1 {
+			t.Errorf("%d principals remembered after a token came back, want 1", n)
+		}
+	})
 }

@@ -448,6 +448,9 @@ func TestVerifyRemembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := is.Verify(ctx, raw); err != nil { // seen once: noted, not remembered
+		t.Fatal(err)
+	}
 	first, err := is.Verify(ctx, raw)
 	if err != nil {
 		t.Fatal(err)

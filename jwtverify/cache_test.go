@@ -22,12 +22,20 @@ func TestCache(t *testing.T) {
 	ctx := context.Background()
 	tok := sign(t, jwt.SigningMethodRS256, k.rsa, "", claims(seedClaims(), "exp", unix(10*time.Minute)))
 
-	first, err := v.Verify(ctx, tok)
+	// Seen once, a token is only noted; seen again, it is remembered.
+	once, err := v.Verify(ctx, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.cache.Get(tok, 0) == nil {
-		t.Fatal("a verified token is not remembered")
+	if v.cache.Get(tok, 0) != nil {
+		t.Fatal("a token seen once is remembered")
+	}
+	first, err := v.Verify(ctx, tok)
+	if err != nil || first == once {
+		t.Fatalf("a token seen once was answered from memory: %v", err)
+	}
+	if v.cache.Get(tok, 0) != first {
+		t.Fatal("a token verified twice is not remembered")
 	}
 	second, err := v.Verify(ctx, tok)
 	if err != nil || second != first {
@@ -42,6 +50,7 @@ func TestCache(t *testing.T) {
 	// the order of a check racing a key change.
 	c := NewCache(0, o.now)
 	defer c.Close()
+	c.Set(tok, first, testNow.Add(time.Hour), 1)
 	c.Set(tok, first, testNow.Add(time.Hour), 1)
 	if c.Get(tok, 2) != nil {
 		t.Fatal("a result of older keys was returned")

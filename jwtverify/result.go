@@ -31,4 +31,12 @@ type Result struct {
 	ReadOnly         bool
 	CredentialMethod string
 	CredentialID     string
+
+	remembered bool // set by Cache.Set before the Result is shared
 }
+
+// Remembered says whether r is held by a Cache: the token was seen more
+// than once, and later requests with it get this same Result. A cache of
+// what follows from a Result (the principal it names) should keep only
+// remembered ones, which come back, and not those of one-time tokens.
+func (r *Result) Remembered() bool { return r.remembered }
