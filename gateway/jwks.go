@@ -29,6 +29,9 @@ func (s *Server) buildJWTEndpoints(d Deps) error {
 		if v == nil {
 			return fmt.Errorf("jwt.session.verifier: the JWT verifier %q is not available", j.Session.Verifier)
 		}
+		if j.Session.CSRFCookie == "" || j.Session.CSRFHeader == "" {
+			return fmt.Errorf("jwt.session: the CSRF cookie and header must be named")
+		}
 		s.jwtSession = s.handleQlik(newJWTSession(s, v).serve)
 	}
 	return nil

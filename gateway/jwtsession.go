@@ -18,12 +18,6 @@ import (
 // its jti is recorded as used until it expires. Errors take Qlik Cloud's
 // shape, {"errors":[{"code","title","detail","status"}]}.
 
-// Defaults of the CSRF cookie and header, as Qlik Cloud names them.
-const (
-	defaultCSRFCookie = "_csrfToken"
-	defaultCSRFHeader = "qlik-csrf-token"
-)
-
 // jwtExchange serves the exchange with one verifier.
 type jwtExchange struct {
 	s          *Server
@@ -36,7 +30,7 @@ type jwtExchange struct {
 func newJWTSession(s *Server, v TokenVerifier) *jwtExchange {
 	c := s.cfg.JWT.Session
 	return &jwtExchange{s: s, verifier: v, directory: c.Directory, cookie: s.cfg.Sessions.Cookie,
-		csrfCookie: cmp.Or(c.CSRFCookie, defaultCSRFCookie)}
+		csrfCookie: c.CSRFCookie}
 }
 
 // serve answers POST {cfg.JWT.Session.Path}.

@@ -77,8 +77,9 @@ func newJWTFixture(t *testing.T) *jwtFixture {
 	cfg.Routes = append(slices.Clip(cfg.Routes), config.Route{Name: "data", Prefix: "/api/data/", Upstream: "echo",
 		Auth: []string{latchkey.MethodJWT}, JWTVerifiers: []string{config.OwnVerifier}})
 	cfg.JWT = config.JWT{
-		Login:   config.JWTLogin{Path: "/api/Account/login"},
-		Session: config.JWTSession{Path: "/login/jwt-session", Verifier: "qlik", Directory: "CLOUD"},
+		Login: config.JWTLogin{Path: "/api/Account/login"},
+		Session: config.JWTSession{Path: "/login/jwt-session", Verifier: "qlik", Directory: "CLOUD",
+			CSRFCookie: "_csrfToken", CSRFHeader: "qlik-csrf-token"},
 	}
 	s, err := New(&cfg, Deps{Store: f.st, Creds: f.creds, Log: quietLog(), Issuer: is,
 		Verifiers: map[string]TokenVerifier{"qlik": cloudVerifier{&idp.PublicKey}}})

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"cmp"
 	"net/http"
 	"strings"
 
@@ -28,7 +27,7 @@ type sessionAuth struct {
 func newSessionAuth(s *Server) Authenticator {
 	j := s.cfg.JWT.Session
 	return &sessionAuth{cookie: s.cfg.Sessions.Cookie, creds: s.creds, required: s.required,
-		csrfHeader: cmp.Or(j.CSRFHeader, defaultCSRFHeader), csrfCookie: cmp.Or(j.CSRFCookie, defaultCSRFCookie)}
+		csrfHeader: j.CSRFHeader, csrfCookie: j.CSRFCookie}
 }
 
 // Method returns "session".
