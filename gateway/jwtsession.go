@@ -20,16 +20,16 @@ import (
 
 // jwtExchange serves the exchange with one verifier.
 type jwtExchange struct {
-	s          *Server
+	creds      *credential.Service
 	verifier   TokenVerifier
 	directory  string // where users are found or created
 	cookie     string // the session cookie
 	csrfCookie string
 }
 
-func newJWTSession(s *Server, v TokenVerifier) *jwtExchange {
-	c := s.cfg.JWT.Session
-	return &jwtExchange{s: s, verifier: v, directory: c.Directory, cookie: s.cfg.Sessions.Cookie,
+func newJWTSession(d *methodDeps, v TokenVerifier) *jwtExchange {
+	c := d.jwtSession
+	return &jwtExchange{creds: d.creds, verifier: v, directory: c.Directory, cookie: d.sessions.Cookie,
 		csrfCookie: c.CSRFCookie}
 }
 
@@ -50,7 +50,7 @@ func (x *jwtExchange) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	dir := cmp.Or(x.directory, res.Directory, latchkey.DefaultDirectory)
-	p, token, _, err := x.s.creds.OpenJWTSession(r.Context(), credential.JWTIdentity{
+	p, token, _, err := x.creds.OpenJWTSession(r.Context(), credential.JWTIdentity{
 		Directory: dir, Username: res.Username, Name: res.DisplayName, Email: res.Email, Groups: res.Groups,
 		JTI: res.JTI, ExpiresAt: res.ExpiresAt,
 	}, r.RemoteAddr, r.UserAgent())

@@ -24,9 +24,9 @@ type sessionAuth struct {
 	csrfHeader, csrfCookie string
 }
 
-func newSessionAuth(s *Server) Authenticator {
-	j := s.cfg.JWT.Session
-	return &sessionAuth{cookie: s.cfg.Sessions.Cookie, creds: s.creds, required: s.required,
+func newSessionAuth(d *methodDeps) Authenticator {
+	j := d.jwtSession
+	return &sessionAuth{cookie: d.sessions.Cookie, creds: d.creds, required: d.required,
 		csrfHeader: j.CSRFHeader, csrfCookie: j.CSRFCookie}
 }
 
