@@ -240,7 +240,7 @@ func (g *instance) start(ctx context.Context, cfgFile string) error {
 	}
 	verifiers := map[string]gateway.TokenVerifier{}
 	for _, c := range cfg.JWT.Verifiers {
-		v, err := jwtverify.New(ctx, c, os.Getenv, log)
+		v, err := jwtverify.New(ctx, gateway.VerifierConfig(c), os.Getenv, log)
 		if err != nil {
 			return err
 		}

@@ -15,8 +15,8 @@ type apiKeyAuth struct {
 	creds  *credential.Service
 }
 
-func newAPIKeyAuth(s *Server) Authenticator {
-	return &apiKeyAuth{header: http.CanonicalHeaderKey(s.cfg.APIKeys.Header), creds: s.creds}
+func newAPIKeyAuth(d *methodDeps) Authenticator {
+	return &apiKeyAuth{header: http.CanonicalHeaderKey(d.apiKeys.Header), creds: d.creds}
 }
 
 // Method returns "apikey".

@@ -21,7 +21,7 @@ type basicAuth struct {
 	creds *credential.Service
 }
 
-func newBasicAuth(s *Server) Authenticator { return &basicAuth{creds: s.creds} }
+func newBasicAuth(d *methodDeps) Authenticator { return &basicAuth{creds: d.creds} }
 
 // Method returns "basic".
 func (a *basicAuth) Method() string { return latchkey.MethodBasic }

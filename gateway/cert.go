@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/credential"
 	"github.com/latchkey/latchkey/pki"
 )
 
@@ -16,7 +17,7 @@ import (
 // one (certificates.trusted) may instead name, in the impersonation header,
 // the user it acts for.
 type certAuth struct {
-	s         *Server
+	creds     *credential.Service
 	identity  string // cn, san-email, san-dns, san-uri or fingerprint
 	directory string
 	header    string              // canonical form of the impersonation header's name
@@ -33,12 +34,12 @@ type certKey struct {
 	as   string
 }
 
-func newCertAuth(s *Server) Authenticator {
-	c := s.cfg.Certificates
-	a := &certAuth{s: s, identity: c.Identity, directory: c.Directory,
+func newCertAuth(d *methodDeps) Authenticator {
+	c := d.certificates
+	a := &certAuth{creds: d.creds, identity: c.Identity, directory: c.Directory,
 		header:  http.CanonicalHeaderKey(c.ImpersonationHeader),
 		trustCN: map[string]struct{}{}, trustFP: map[string]struct{}{},
-		memo: newPrincipalMemo[certKey](s.creds)}
+		memo: newPrincipalMemo[certKey](d.creds)}
 	for _, t := range c.Trusted {
 		switch kind, val, _ := strings.Cut(t, ":"); kind {
 		case "cn":
@@ -152,6 +153,6 @@ func (a *certAuth) username(c *x509.Certificate, fp string) string {
 // (credential.Service.Vouch). The credential is the certificate, by
 // fingerprint.
 func (a *certAuth) principal(ctx context.Context, c *x509.Certificate, fp, dir, user string) (*latchkey.Principal, bool, error) {
-	return a.s.creds.Vouch(ctx, &latchkey.Principal{Directory: dir, Username: user, Method: latchkey.MethodCert,
+	return a.creds.Vouch(ctx, &latchkey.Principal{Directory: dir, Username: user, Method: latchkey.MethodCert,
 		CredentialID: "sha256:" + fp, ExpiresAt: c.NotAfter})
 }

@@ -11,8 +11,10 @@
 // ui.prefix on the listeners of ui.listeners.
 //
 // Each authentication method is one file here (session.go, basic.go,
-// apikey.go) and one line in methods.go. The methods only parse the request
-// and call the credential service, which does the verifying.
+// apikey.go, jwt.go, cert.go) and one line in methods.go; it is built from
+// the narrow dependencies of methodDeps, never the Server. The methods only
+// parse the request and call the credential service (or the JWT
+// verifiers), which does the verifying.
 //
 // Handlers return errors; one function (writeError) turns an error into the
 // HTTP status and client message, and logs the cause.
@@ -129,7 +131,8 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
 	}
 	s.trusted = trusted
-	s.methods = s.buildMethods(extra)
+	md := newMethodDeps(cfg, d, s.required)
+	s.methods = buildMethods(md, extra)
 	s.metrics.prepareAuth(slices.Collect(maps.Keys(s.methods)))
 	rt, err := newRouter(cfg.Routes, s.methods, s)
 	if err != nil {
@@ -147,7 +150,7 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 			}
 		}
 	}
-	if err := s.buildJWTEndpoints(d); err != nil {
+	if err := s.buildJWTEndpoints(d, md); err != nil {
 		return nil, err
 	}
 	s.forwardAuth = newForwardAuth(s)

@@ -12,8 +12,9 @@ const JWKSPath = "/.well-known/jwks.json"
 // JWKS with an issuer; the JWT login with an issuer and a credential
 // service, at jwt.login.path; the JWT session exchange with a credential
 // service and the verifier jwt.session.verifier, at jwt.session.path. A
-// path configured without what its endpoint needs is an error.
-func (s *Server) buildJWTEndpoints(d Deps) error {
+// path configured without what its endpoint needs is an error. The
+// exchange gets what it uses from md.
+func (s *Server) buildJWTEndpoints(d Deps, md *methodDeps) error {
 	j := s.cfg.JWT
 	if d.Issuer != nil {
 		s.jwks = s.handle(s.serveJWKS)
@@ -29,7 +30,10 @@ func (s *Server) buildJWTEndpoints(d Deps) error {
 		if v == nil {
 			return fmt.Errorf("jwt.session.verifier: the JWT verifier %q is not available", j.Session.Verifier)
 		}
-		s.jwtSession = s.handleQlik(newJWTSession(s, v).serve)
+		if j.Session.CSRFCookie == "" || j.Session.CSRFHeader == "" {
+			return fmt.Errorf("jwt.session: the CSRF cookie and header must be named")
+		}
+		s.jwtSession = s.handleQlik(newJWTSession(md, v).serve)
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ import (
 // order. The entry in Server.methods is a template; each route gets its own
 // (routeScoped) with the verifiers that its jwt_verifiers name.
 type jwtAuth struct {
-	s     *Server
+	d     *methodDeps
 	chain []TokenVerifier
 	memo  *principalMemo[*jwtverify.Result] // shared by every route's jwtAuth
 }
@@ -28,8 +28,8 @@ type routeScoped interface {
 	forRoute(c config.Route) (Authenticator, error)
 }
 
-func newJWTAuth(s *Server) Authenticator {
-	return &jwtAuth{s: s, memo: newPrincipalMemo[*jwtverify.Result](s.creds)}
+func newJWTAuth(d *methodDeps) Authenticator {
+	return &jwtAuth{d: d, memo: newPrincipalMemo[*jwtverify.Result](d.creds)}
 }
 
 // Method returns "jwt".
@@ -49,23 +49,21 @@ var (
 func (a *jwtAuth) forRoute(c config.Route) (Authenticator, error) {
 	names := c.JWTVerifiers
 	if len(names) == 0 {
-		for _, v := range a.s.cfg.JWT.Verifiers {
-			names = append(names, v.Name)
-		}
-		for _, name := range sortedKeys(a.s.verifiers) { // given without configuration (tests, embedding)
+		names = slices.Clone(a.d.verifierNames)
+		for _, name := range sortedKeys(a.d.verifiers) { // given without configuration (tests, embedding)
 			if !slices.Contains(names, name) {
 				names = append(names, name)
 			}
 		}
-		if a.s.issuer != nil {
+		if a.d.issuer != nil {
 			names = append(names, config.OwnVerifier)
 		}
 	}
-	r := &jwtAuth{s: a.s, memo: a.memo}
+	r := &jwtAuth{d: a.d, memo: a.memo}
 	for _, name := range names {
-		v, ok := a.s.verifiers[name]
-		if name == config.OwnVerifier && a.s.issuer != nil {
-			v, ok = a.s.issuer, true
+		v, ok := a.d.verifiers[name]
+		if name == config.OwnVerifier && a.d.issuer != nil {
+			v, ok = a.d.issuer, true
 		}
 		if !ok {
 			return nil, fmt.Errorf("jwt verifier %q is not available", name)
@@ -144,7 +142,7 @@ func bearerToken(header string) (string, error) {
 func (a *jwtAuth) principal(ctx context.Context, res *jwtverify.Result) (*latchkey.Principal, error) {
 	// Checked on every request, before the memo: a key is revoked without
 	// any change of its user.
-	if err := a.s.checkOrigin(ctx, res); err != nil {
+	if err := checkOrigin(ctx, a.d.creds, res); err != nil {
 		return nil, err
 	}
 	if p := a.memo.get(res); p != nil {
@@ -161,7 +159,7 @@ func (a *jwtAuth) principal(ctx context.Context, res *jwtverify.Result) (*latchk
 // makePrincipal makes the principal of a verified token; found says
 // whether the store holds its user.
 func (a *jwtAuth) makePrincipal(ctx context.Context, res *jwtverify.Result) (*latchkey.Principal, bool, error) {
-	return a.s.creds.Vouch(ctx, &latchkey.Principal{
+	return a.d.creds.Vouch(ctx, &latchkey.Principal{
 		Directory: res.Directory, Username: res.Username, DisplayName: res.DisplayName, Email: res.Email,
 		Groups: res.Groups, Claims: res.Claims, Method: latchkey.MethodJWT,
 		CredentialID: cmp.Or(res.JTI, res.KeyID), ExpiresAt: res.ExpiresAt, ReadOnly: res.ReadOnly,

@@ -18,25 +18,19 @@ import (
 // its jti is recorded as used until it expires. Errors take Qlik Cloud's
 // shape, {"errors":[{"code","title","detail","status"}]}.
 
-// Defaults of the CSRF cookie and header, as Qlik Cloud names them.
-const (
-	defaultCSRFCookie = "_csrfToken"
-	defaultCSRFHeader = "qlik-csrf-token"
-)
-
 // jwtExchange serves the exchange with one verifier.
 type jwtExchange struct {
-	s          *Server
+	creds      *credential.Service
 	verifier   TokenVerifier
 	directory  string // where users are found or created
 	cookie     string // the session cookie
 	csrfCookie string
 }
 
-func newJWTSession(s *Server, v TokenVerifier) *jwtExchange {
-	c := s.cfg.JWT.Session
-	return &jwtExchange{s: s, verifier: v, directory: c.Directory, cookie: s.cfg.Sessions.Cookie,
-		csrfCookie: cmp.Or(c.CSRFCookie, defaultCSRFCookie)}
+func newJWTSession(d *methodDeps, v TokenVerifier) *jwtExchange {
+	c := d.jwtSession
+	return &jwtExchange{creds: d.creds, verifier: v, directory: c.Directory, cookie: d.sessions.Cookie,
+		csrfCookie: c.CSRFCookie}
 }
 
 // serve answers POST {cfg.JWT.Session.Path}.
@@ -56,7 +50,7 @@ func (x *jwtExchange) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	dir := cmp.Or(x.directory, res.Directory, latchkey.DefaultDirectory)
-	p, token, _, err := x.s.creds.OpenJWTSession(r.Context(), credential.JWTIdentity{
+	p, token, _, err := x.creds.OpenJWTSession(r.Context(), credential.JWTIdentity{
 		Directory: dir, Username: res.Username, Name: res.DisplayName, Email: res.Email, Groups: res.Groups,
 		JTI: res.JTI, ExpiresAt: res.ExpiresAt,
 	}, r.RemoteAddr, r.UserAgent())

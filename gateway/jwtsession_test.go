@@ -68,7 +68,7 @@ func newJWTFixture(t *testing.T) *jwtFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	is, err := jwtissue.New(context.Background(), f.st, config.JWTIssuer{}, quietLog(), jwtissue.Options{SealKey: make([]byte, 32)})
+	is, err := jwtissue.New(context.Background(), f.st, quietLog(), IssuerOptions(defaultIssuer(), make([]byte, 32), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +77,9 @@ func newJWTFixture(t *testing.T) *jwtFixture {
 	cfg.Routes = append(slices.Clip(cfg.Routes), config.Route{Name: "data", Prefix: "/api/data/", Upstream: "echo",
 		Auth: []string{latchkey.MethodJWT}, JWTVerifiers: []string{config.OwnVerifier}})
 	cfg.JWT = config.JWT{
-		Login:   config.JWTLogin{Path: "/api/Account/login"},
-		Session: config.JWTSession{Path: "/login/jwt-session", Verifier: "qlik", Directory: "CLOUD"},
+		Login: config.JWTLogin{Path: "/api/Account/login"},
+		Session: config.JWTSession{Path: "/login/jwt-session", Verifier: "qlik", Directory: "CLOUD",
+			CSRFCookie: "_csrfToken", CSRFHeader: "qlik-csrf-token"},
 	}
 	s, err := New(&cfg, Deps{Store: f.st, Creds: f.creds, Log: quietLog(), Issuer: is,
 		Verifiers: map[string]TokenVerifier{"qlik": cloudVerifier{&idp.PublicKey}}})

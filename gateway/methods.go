@@ -1,18 +1,54 @@
 package gateway
 
-import "github.com/latchkey/latchkey"
+import (
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/credential"
+)
 
 // builtins are the authentication methods over latchkey's own credentials.
 // Adding one is a file with its Authenticator and one line here.
 var builtins = []struct {
 	name  string
-	build func(s *Server) Authenticator
+	build func(d *methodDeps) Authenticator
 }{
 	{latchkey.MethodSession, newSessionAuth},
 	{latchkey.MethodBasic, newBasicAuth},
 	{latchkey.MethodAPIKey, newAPIKeyAuth},
 	{latchkey.MethodJWT, newJWTAuth},
 	{latchkey.MethodCert, newCertAuth},
+}
+
+// methodDeps are what the built-in methods (and the JWT session exchange)
+// use, built once by New: the credential service, the sections of the
+// configuration they read, the required headers, and the JWT verifiers. A
+// method takes what it needs from here, never the Server.
+type methodDeps struct {
+	creds    *credential.Service // never nil: without it there are no built-in methods
+	required *requiredHeaders
+	sessions config.Sessions
+	apiKeys  config.APIKeys
+	// jwtSession names the CSRF cookie and header of sessions opened with
+	// a JWT, and where the exchange finds or creates their users.
+	jwtSession   config.JWTSession
+	certificates config.Certificates
+	// verifierNames are the configured JWT verifiers' names, in
+	// configuration order; verifiers are the verifiers by name (those
+	// configured, or given without configuration) and issuer verifies
+	// latchkey's own tokens (nil: none).
+	verifierNames []string
+	verifiers     map[string]TokenVerifier
+	issuer        Issuer
+}
+
+// newMethodDeps gathers what the built-in methods use from cfg and d.
+func newMethodDeps(cfg *config.Config, d Deps, required *requiredHeaders) *methodDeps {
+	md := &methodDeps{creds: d.Creds, required: required, sessions: cfg.Sessions, apiKeys: cfg.APIKeys,
+		jwtSession: cfg.JWT.Session, certificates: cfg.Certificates, verifiers: d.Verifiers, issuer: d.Issuer}
+	for _, v := range cfg.JWT.Verifiers {
+		md.verifierNames = append(md.verifierNames, v.Name)
+	}
+	return md
 }
 
 // MethodNames lists the authentication methods that New builds from the
@@ -28,11 +64,11 @@ func MethodNames() []string {
 
 // buildMethods returns the built-in methods (when there is a credential
 // service) and extra, by name.
-func (s *Server) buildMethods(extra []Authenticator) map[string]Authenticator {
+func buildMethods(d *methodDeps, extra []Authenticator) map[string]Authenticator {
 	m := make(map[string]Authenticator, len(builtins)+len(extra))
-	if s.creds != nil {
+	if d.creds != nil {
 		for _, b := range builtins {
-			m[b.name] = b.build(s)
+			m[b.name] = b.build(d)
 		}
 	}
 	for _, a := range extra {

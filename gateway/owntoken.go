@@ -33,13 +33,14 @@ func toSign(p *latchkey.Principal, how string) *latchkey.Principal {
 
 // checkOrigin refuses a principal made from one of latchkey's tokens whose
 // credential is gone: an API key revoked or expired since. It reads the key
-// from the credential service's memory, which follows the change feed.
-func (s *Server) checkOrigin(ctx context.Context, res *jwtverify.Result) error {
-	if res.CredentialMethod != credential.ByAPIKey || s.creds == nil {
+// from the credential service's memory (creds), which follows the change
+// feed.
+func checkOrigin(ctx context.Context, creds *credential.Service, res *jwtverify.Result) error {
+	if res.CredentialMethod != credential.ByAPIKey || creds == nil {
 		return nil
 	}
 	if res.CredentialID == "" {
 		return latchkey.Errorf(latchkey.EUNAUTHORIZED, "The token names no API key it was obtained with; sign in again.")
 	}
-	return s.creds.CheckKeyOrigin(ctx, res.CredentialID)
+	return creds.CheckKeyOrigin(ctx, res.CredentialID)
 }

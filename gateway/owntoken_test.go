@@ -45,7 +45,7 @@ func ownTokenFixtureOf(t *testing.T, f *fixture) *ownTokenFixture {
 		of.mu.Unlock()
 	}))
 	t.Cleanup(up.Close)
-	is, err := jwtissue.New(context.Background(), of.st, config.JWTIssuer{}, quietLog(), jwtissue.Options{SealKey: make([]byte, 32)})
+	is, err := jwtissue.New(context.Background(), of.st, quietLog(), IssuerOptions(defaultIssuer(), make([]byte, 32), nil))
 	if err != nil {
 		t.Fatal(err)
 	}

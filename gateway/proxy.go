@@ -17,14 +17,9 @@ import (
 // short-lived JWT signed by latchkey (verifiable with /.well-known/jwks.json).
 const HeaderJWT = "X-Latchkey-Jwt"
 
-const (
-	// defaultUpstreamTimeout bounds the wait for response headers of a
-	// route that sets no timeout (the configuration's default).
-	defaultUpstreamTimeout = 60 * time.Second
-	// upstreamJWTLifetime is the longest an upstream JWT is valid: it is
-	// signed for one request.
-	upstreamJWTLifetime = 5 * time.Minute
-)
+// upstreamJWTLifetime is the longest an upstream JWT is valid: it is
+// signed for one request.
+const upstreamJWTLifetime = 5 * time.Minute
 
 // upstreams holds one transport, with its pool of connections, per
 // upstream host and timeout, so that routes to one upstream share
@@ -39,11 +34,10 @@ type upstreamKey struct {
 }
 
 // transport returns the transport for target whose wait for response
-// headers is timeout (0: the default). Bodies stream without a limit.
+// headers is timeout, the route's (which the configuration always sets; 0,
+// from a route built otherwise, waits without a limit, as http.Transport
+// does). Bodies stream without a limit.
 func (u *upstreams) transport(target *url.URL, timeout time.Duration) *http.Transport {
-	if timeout <= 0 {
-		timeout = defaultUpstreamTimeout
-	}
 	k := upstreamKey{target.Scheme, target.Host, timeout}
 	if t, ok := u.m[k]; ok {
 		return t

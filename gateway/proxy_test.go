@@ -398,7 +398,7 @@ func TestUpstreamTimeout(t *testing.T) {
 func issuerFixture(t *testing.T, routes ...config.Route) (*fixture, *jwtissue.Issuer) {
 	t.Helper()
 	f := newFixture(t)
-	is, err := jwtissue.New(context.Background(), f.st, config.JWTIssuer{}, quietLog(), jwtissue.Options{SealKey: make([]byte, 32)})
+	is, err := jwtissue.New(context.Background(), f.st, quietLog(), IssuerOptions(defaultIssuer(), make([]byte, 32), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,10 +490,10 @@ func TestHostOnly(t *testing.T) {
 // timeout share a connection pool, and that the timeout is the route's.
 func TestUpstreamTransports(t *testing.T) {
 	s := newTestServer(t,
-		config.Route{Name: "a", Prefix: "/a", Upstream: "http://api.internal:8080/a"},
+		config.Route{Name: "a", Prefix: "/a", Upstream: "http://api.internal:8080/a", Timeout: config.Duration(time.Minute)},
 		config.Route{Name: "b", Prefix: "/b", Upstream: "http://api.internal:8080/b", Timeout: config.Duration(time.Minute)},
 		config.Route{Name: "c", Prefix: "/c", Upstream: "http://api.internal:8080", Timeout: config.Duration(5 * time.Second)},
-		config.Route{Name: "d", Prefix: "/d", Upstream: "https://api.internal:8080"},
+		config.Route{Name: "d", Prefix: "/d", Upstream: "https://api.internal:8080", Timeout: config.Duration(time.Minute)},
 	)
 	if n := len(s.routes.upstreams.m); n != 3 {
 		t.Fatalf("%d transports, want 3 (a and b share one)", n)

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"cmp"
 	"net/http"
 	"strings"
 
@@ -25,10 +24,10 @@ type sessionAuth struct {
 	csrfHeader, csrfCookie string
 }
 
-func newSessionAuth(s *Server) Authenticator {
-	j := s.cfg.JWT.Session
-	return &sessionAuth{cookie: s.cfg.Sessions.Cookie, creds: s.creds, required: s.required,
-		csrfHeader: cmp.Or(j.CSRFHeader, defaultCSRFHeader), csrfCookie: cmp.Or(j.CSRFCookie, defaultCSRFCookie)}
+func newSessionAuth(d *methodDeps) Authenticator {
+	j := d.jwtSession
+	return &sessionAuth{cookie: d.sessions.Cookie, creds: d.creds, required: d.required,
+		csrfHeader: j.CSRFHeader, csrfCookie: j.CSRFCookie}
 }
 
 // Method returns "session".

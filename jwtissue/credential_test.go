@@ -7,14 +7,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/config"
 )
 
 // TestTokenCarriesItsCredential: a token says whether its principal is
 // read-only and which credential it came from, and Verify hands both on;
 // read_only is written even when false.
 func TestTokenCarriesItsCredential(t *testing.T) {
-	is := newTestIssuer(t, openStores(t, 1)[0], config.JWTIssuer{}, newClock())
+	is := newTestIssuer(t, openStores(t, 1)[0], Options{}, newClock())
 	tests := []struct {
 		name           string
 		readOnly       bool

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/jwtverify"
 )
 
@@ -34,7 +33,7 @@ const maintainEvery = time.Minute
 // Issuer signs and verifies latchkey's tokens. It is safe for concurrent use.
 type Issuer struct {
 	st   latchkey.Store
-	cfg  config.JWTIssuer
+	opt  Options
 	log  *slog.Logger
 	now  func() time.Time
 	seal *sealer // seals and opens the private halves in the store
@@ -52,8 +51,19 @@ type Issuer struct {
 	closeOnce   sync.Once
 }
 
-// Options are what an issuer takes besides its configuration.
+// Options are what an issuer signs with. Zero values are not defaults: the
+// caller gives every value (latchkey's configuration fills them, see
+// config.JWTIssuer), and New refuses what is missing.
 type Options struct {
+	// Algorithm signs new keys' tokens: EdDSA, ES256 or RS256.
+	Algorithm string
+	// Issuer and Audience are the tokens' "iss" and "aud".
+	Issuer, Audience string
+	// Lifetime is how long a token is valid; more than 0.
+	Lifetime time.Duration
+	// RotateEvery is how often a new signing key is made; at least
+	// Lifetime.
+	RotateEvery time.Duration
 	// SealKey (32 bytes) encrypts the private halves of the signing keys
 	// in the store. Every node sharing the store must have the same one.
 	SealKey []byte
@@ -64,28 +74,30 @@ type Options struct {
 
 // New returns an issuer over st's signing keys. It makes a key when the
 // store has none that is due to sign, deletes retired ones, and keeps doing
-// so in the background until Close. Empty fields of c get the defaults of
-// the configuration (ES256, "latchkey", 24h, 720h).
-func New(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *slog.Logger, opt Options) (*Issuer, error) {
-	return newIssuer(ctx, st, c, log, opt, time.Now)
+// so in the background until Close.
+func New(ctx context.Context, st latchkey.Store, log *slog.Logger, opt Options) (*Issuer, error) {
+	return newIssuer(ctx, st, log, opt, time.Now)
 }
 
-func newIssuer(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *slog.Logger, opt Options, now func() time.Time) (*Issuer, error) {
+func newIssuer(ctx context.Context, st latchkey.Store, log *slog.Logger, opt Options, now func() time.Time) (*Issuer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c = withDefaults(c)
-	if _, ok := algorithms[c.Algorithm]; !ok {
-		return nil, latchkey.Errorf(latchkey.EINVALID, "The signing algorithm %q is not one of EdDSA, ES256 and RS256.", c.Algorithm)
+	if _, ok := algorithms[opt.Algorithm]; !ok {
+		return nil, latchkey.Errorf(latchkey.EINVALID, "The signing algorithm %q is not one of EdDSA, ES256 and RS256.", opt.Algorithm)
 	}
-	if c.Lifetime <= 0 || c.RotateEvery < c.Lifetime {
+	if opt.Issuer == "" || opt.Audience == "" {
+		return nil, latchkey.Errorf(latchkey.EINVALID, "The tokens' issuer and audience must not be empty.")
+	}
+	if opt.Lifetime <= 0 || opt.RotateEvery < opt.Lifetime {
 		return nil, latchkey.Errorf(latchkey.EINVALID, "The token lifetime must be more than 0 and at most rotate_every.")
 	}
 	seal, err := newSealer(opt)
 	if err != nil {
 		return nil, err
 	}
-	is := &Issuer{st: st, cfg: c, log: log, now: now, seal: seal, stop: make(chan struct{}), cache: jwtverify.NewCache(0, now)}
+	opt.SealKey, opt.PreviousSealKey = nil, nil // the sealer holds them
+	is := &Issuer{st: st, opt: opt, log: log, now: now, seal: seal, stop: make(chan struct{}), cache: jwtverify.NewCache(0, now)}
 	is.unsubscribe = st.Subscribe(is.onChange)
 	if err := is.maintain(ctx); err != nil {
 		is.unsubscribe()
@@ -94,25 +106,6 @@ func newIssuer(ctx context.Context, st latchkey.Store, c config.JWTIssuer, log *
 	}
 	is.done.Go(is.loop)
 	return is, nil
-}
-
-func withDefaults(c config.JWTIssuer) config.JWTIssuer {
-	if c.Algorithm == "" {
-		c.Algorithm = "ES256"
-	}
-	if c.Issuer == "" {
-		c.Issuer = "latchkey"
-	}
-	if c.Audience == "" {
-		c.Audience = "latchkey"
-	}
-	if c.Lifetime == 0 {
-		c.Lifetime = config.Duration(24 * time.Hour)
-	}
-	if c.RotateEvery == 0 {
-		c.RotateEvery = config.Duration(720 * time.Hour)
-	}
-	return c
 }
 
 // Close stops the background rotation and unsubscribes from the feed. The

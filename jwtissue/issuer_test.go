@@ -17,7 +17,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/postgres"
 	"github.com/latchkey/latchkey/sqlite"
 	"github.com/latchkey/latchkey/storetest"
@@ -76,9 +75,11 @@ func openStores(t *testing.T, n int) []latchkey.Store {
 	return out
 }
 
-func newTestIssuer(t *testing.T, st latchkey.Store, c config.JWTIssuer, clk *clock) *Issuer {
+func newTestIssuer(t *testing.T, st latchkey.Store, c Options, clk *clock) *Issuer {
 	t.Helper()
-	is, err := newIssuer(context.Background(), st, c, quiet(), testSeal, clk.now)
+	c = configured(c)
+	c.SealKey = testSeal.SealKey
+	is, err := newIssuer(context.Background(), st, quiet(), c, clk.now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +94,8 @@ func TestSignVerifyEachAlgorithm(t *testing.T) {
 	for _, alg := range []string{"ES256", "EdDSA", "RS256"} {
 		t.Run(alg, func(t *testing.T) {
 			clk := newClock()
-			is := newTestIssuer(t, openStores(t, 1)[0], config.JWTIssuer{Algorithm: alg, Issuer: "lk", Audience: "api",
-				Lifetime: config.Duration(time.Hour), RotateEvery: config.Duration(2 * time.Hour)}, clk)
+			is := newTestIssuer(t, openStores(t, 1)[0], Options{Algorithm: alg, Issuer: "lk", Audience: "api",
+				Lifetime: time.Hour, RotateEvery: 2 * time.Hour}, clk)
 			raw, exp, err := is.Sign(context.Background(), goran)
 			if err != nil {
 				t.Fatal(err)
@@ -139,7 +140,7 @@ func TestSignVerifyEachAlgorithm(t *testing.T) {
 // TestSignCapsExpiry: a token never outlives the principal's credentials.
 func TestSignCapsExpiry(t *testing.T) {
 	clk := newClock()
-	is := newTestIssuer(t, openStores(t, 1)[0], config.JWTIssuer{}, clk)
+	is := newTestIssuer(t, openStores(t, 1)[0], Options{}, clk)
 	p := *goran
 	p.ExpiresAt = clk.now().Add(10 * time.Minute)
 	_, exp, err := is.Sign(context.Background(), &p)
@@ -159,15 +160,15 @@ func TestVerifyRefuses(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
 	stores := openStores(t, 1)
-	is := newTestIssuer(t, stores[0], config.JWTIssuer{Lifetime: config.Duration(time.Hour)}, clk)
+	is := newTestIssuer(t, stores[0], Options{Lifetime: time.Hour}, clk)
 	raw, _, err := is.Sign(ctx, goran)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := newTestIssuer(t, openStores(t, 1)[0], config.JWTIssuer{}, clk) // another deployment's keys
+	other := newTestIssuer(t, openStores(t, 1)[0], Options{}, clk) // another deployment's keys
 	foreign, _, _ := other.Sign(ctx, goran)
 	// An issuer over the same keys with another audience.
-	elsewhere := newTestIssuer(t, stores[0], config.JWTIssuer{Audience: "elsewhere"}, clk)
+	elsewhere := newTestIssuer(t, stores[0], Options{Audience: "elsewhere"}, clk)
 	wrongAud, _, _ := elsewhere.Sign(ctx, goran)
 	parts := strings.Split(raw, ".")
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
@@ -230,7 +231,7 @@ func TestRotation(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
 	st := openStores(t, 1)[0]
-	is := newTestIssuer(t, st, config.JWTIssuer{Lifetime: config.Duration(time.Hour), RotateEvery: config.Duration(2 * time.Hour)}, clk)
+	is := newTestIssuer(t, st, Options{Lifetime: time.Hour, RotateEvery: 2 * time.Hour}, clk)
 	first := jwksKeys(t, is)
 	if len(first) != 1 {
 		t.Fatalf("keys at start: %v", first)
@@ -285,7 +286,7 @@ func TestTwoNodes(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
 	stores := openStores(t, 2)
-	c := config.JWTIssuer{Lifetime: config.Duration(time.Hour), RotateEvery: config.Duration(2 * time.Hour)}
+	c := Options{Lifetime: time.Hour, RotateEvery: 2 * time.Hour}
 	a := newTestIssuer(t, stores[0], c, clk)
 	b := newTestIssuer(t, stores[1], c, clk)
 	if rows, _ := stores[1].SigningKeys(ctx); len(rows) != 1 {
@@ -330,7 +331,7 @@ func TestSimultaneousStart(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, st := range stores {
 		wg.Go(func() {
-			is, err := newIssuer(ctx, st, config.JWTIssuer{}, quiet(), testSeal, clk.now)
+			is, err := newIssuer(ctx, st, quiet(), configured(testSeal), clk.now)
 			if err != nil {
 				t.Error(err)
 				return
@@ -387,7 +388,7 @@ func TestJWKSVerifies(t *testing.T) {
 	for _, alg := range []string{"ES256", "EdDSA", "RS256"} {
 		t.Run(alg, func(t *testing.T) {
 			ctx := context.Background()
-			is := newTestIssuer(t, openStores(t, 1)[0], config.JWTIssuer{Algorithm: alg}, newClock())
+			is := newTestIssuer(t, openStores(t, 1)[0], Options{Algorithm: alg}, newClock())
 			raw, _, _ := is.Sign(ctx, goran)
 			b, err := is.JWKS(ctx)
 			if err != nil {
@@ -426,11 +427,13 @@ func TestJWKSVerifies(t *testing.T) {
 
 func TestNewRefusesBadConfig(t *testing.T) {
 	st := openStores(t, 1)[0]
-	for _, c := range []config.JWTIssuer{
+	for _, c := range []Options{
 		{Algorithm: "HS256"},
-		{Lifetime: config.Duration(3 * time.Hour), RotateEvery: config.Duration(time.Hour)},
+		{Lifetime: 3 * time.Hour, RotateEvery: time.Hour},
 	} {
-		if _, err := New(context.Background(), st, c, nil, testSeal); latchkey.ErrorCode(err) != latchkey.EINVALID {
+		c = configured(c)
+		c.SealKey = testSeal.SealKey
+		if _, err := New(context.Background(), st, nil, c); latchkey.ErrorCode(err) != latchkey.EINVALID {
 			t.Errorf("%+v: %v", c, err)
 		}
 	}
@@ -442,7 +445,7 @@ func TestVerifyRemembers(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
 	st := openStores(t, 1)[0]
-	is := newTestIssuer(t, st, config.JWTIssuer{Lifetime: config.Duration(time.Hour), RotateEvery: config.Duration(2 * time.Hour)}, clk)
+	is := newTestIssuer(t, st, Options{Lifetime: time.Hour, RotateEvery: 2 * time.Hour}, clk)
 	clk.advance(90 * time.Minute)
 	raw, _, err := is.Sign(ctx, goran) // valid for an hour, past the next rotation
 	if err != nil {

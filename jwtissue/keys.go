@@ -188,7 +188,7 @@ func (is *Issuer) maintain(ctx context.Context) error {
 		}
 		changed = true
 	}
-	if k := s.signer(now); k == nil || !now.Before(k.active.Add(is.cfg.RotateEvery.D())) {
+	if k := s.signer(now); k == nil || !now.Before(k.active.Add(is.opt.RotateEvery)) {
 		if err := is.createKey(ctx, now); err != nil {
 			return err
 		}
@@ -216,7 +216,7 @@ func (is *Issuer) maintain(ctx context.Context) error {
 // createKey stores a new key, active from now until every token it may sign
 // has expired, its private half sealed with the seal key.
 func (is *Issuer) createKey(ctx context.Context, now time.Time) error {
-	priv, err := generate(is.cfg.Algorithm)
+	priv, err := generate(is.opt.Algorithm)
 	if err != nil {
 		return latchkey.Wrap(err, latchkey.EINTERNAL, "Could not make a signing key.")
 	}
@@ -235,9 +235,9 @@ func (is *Issuer) createKey(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return latchkey.Wrap(err, latchkey.EINTERNAL, "Could not seal a signing key.")
 	}
-	k := &latchkey.SigningKey{ID: kid, Algorithm: is.cfg.Algorithm,
+	k := &latchkey.SigningKey{ID: kid, Algorithm: is.opt.Algorithm,
 		PrivateKey: sealed, PublicKey: pub, CreatedAt: now, ActiveAt: now,
-		RetireAt: now.Add(is.cfg.RotateEvery.D() + is.cfg.Lifetime.D())}
+		RetireAt: now.Add(is.opt.RotateEvery + is.opt.Lifetime)}
 	if err := is.st.CreateSigningKey(ctx, k); err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/config"
 )
 
 var (
@@ -20,9 +19,13 @@ var (
 	sealB = bytes.Repeat([]byte{0xb}, 32)
 )
 
-func issuerWith(t *testing.T, st latchkey.Store, c config.JWTIssuer, opt Options, clk *clock) (*Issuer, error) {
+// issuerWith is an issuer with c's signing settings (the configuration's
+// defaults for those c leaves zero) and opt's seal keys.
+func issuerWith(t *testing.T, st latchkey.Store, c Options, opt Options, clk *clock) (*Issuer, error) {
 	t.Helper()
-	is, err := newIssuer(context.Background(), st, c, quiet(), opt, clk.now)
+	c = configured(c)
+	c.SealKey, c.PreviousSealKey = opt.SealKey, opt.PreviousSealKey
+	is, err := newIssuer(context.Background(), st, quiet(), c, clk.now)
 	if err == nil {
 		t.Cleanup(func() { is.Close() })
 	}
@@ -57,7 +60,7 @@ func TestStoredKeyIsSealed(t *testing.T) {
 	for _, alg := range []string{"ES256", "EdDSA", "RS256"} {
 		t.Run(alg, func(t *testing.T) {
 			st := openStores(t, 1)[0]
-			is, err := issuerWith(t, st, config.JWTIssuer{Algorithm: alg}, Options{SealKey: sealA}, newClock())
+			is, err := issuerWith(t, st, Options{Algorithm: alg}, Options{SealKey: sealA}, newClock())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +104,7 @@ func TestPlainKeyStillLoads(t *testing.T) {
 	if err := st.CreateSigningKey(context.Background(), plain); err != nil {
 		t.Fatal(err)
 	}
-	is, err := issuerWith(t, st, config.JWTIssuer{}, Options{SealKey: sealA}, clk)
+	is, err := issuerWith(t, st, Options{}, Options{SealKey: sealA}, clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,10 +122,10 @@ func TestPlainKeyStillLoads(t *testing.T) {
 func TestWrongSealKeyFailsNew(t *testing.T) {
 	stores := openStores(t, 2)
 	clk := newClock()
-	if _, err := issuerWith(t, stores[0], config.JWTIssuer{}, Options{SealKey: sealA}, clk); err != nil {
+	if _, err := issuerWith(t, stores[0], Options{}, Options{SealKey: sealA}, clk); err != nil {
 		t.Fatal(err)
 	}
-	_, err := issuerWith(t, stores[1], config.JWTIssuer{}, Options{SealKey: sealB}, clk)
+	_, err := issuerWith(t, stores[1], Options{}, Options{SealKey: sealB}, clk)
 	if err == nil {
 		t.Fatal("an issuer with another seal key started")
 	}
@@ -132,7 +135,7 @@ func TestWrongSealKeyFailsNew(t *testing.T) {
 	if n := len(storedKeys(t, stores[1])); n != 1 {
 		t.Errorf("%d keys stored, want the first node's only", n)
 	}
-	if _, err := issuerWith(t, stores[1], config.JWTIssuer{}, Options{}, clk); latchkey.ErrorCode(err) != latchkey.EINVALID {
+	if _, err := issuerWith(t, stores[1], Options{}, Options{}, clk); latchkey.ErrorCode(err) != latchkey.EINVALID {
 		t.Errorf("no seal key: %v", err)
 	}
 }
@@ -142,7 +145,7 @@ func TestWrongSealKeyFailsNew(t *testing.T) {
 func TestSealedKeyBoundToKid(t *testing.T) {
 	st := openStores(t, 1)[0]
 	clk := newClock()
-	is, err := issuerWith(t, st, config.JWTIssuer{}, Options{SealKey: sealA}, clk)
+	is, err := issuerWith(t, st, Options{}, Options{SealKey: sealA}, clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +159,7 @@ func TestSealedKeyBoundToKid(t *testing.T) {
 	if err := st.CreateSigningKey(context.Background(), &moved); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := issuerWith(t, st, config.JWTIssuer{}, Options{SealKey: sealA}, clk); err == nil {
+	if _, err := issuerWith(t, st, Options{}, Options{SealKey: sealA}, clk); err == nil {
 		t.Error("a sealed key opened under another kid")
 	}
 }
@@ -167,7 +170,7 @@ func TestSealedKeyBoundToKid(t *testing.T) {
 func TestSealKeyRotation(t *testing.T) {
 	st := openStores(t, 1)[0]
 	clk := newClock()
-	c := config.JWTIssuer{Lifetime: config.Duration(time.Hour), RotateEvery: config.Duration(2 * time.Hour)}
+	c := Options{Lifetime: time.Hour, RotateEvery: 2 * time.Hour}
 	old, err := issuerWith(t, st, c, Options{SealKey: sealA}, clk)
 	if err != nil {
 		t.Fatal(err)
@@ -233,14 +236,14 @@ func mustSealer(t *testing.T, key []byte) *sealer {
 func TestRetiredUnopenedKeyIsDeleted(t *testing.T) {
 	st := openStores(t, 1)[0]
 	clk := newClock()
-	old, err := issuerWith(t, st, config.JWTIssuer{}, Options{SealKey: sealA}, clk)
+	old, err := issuerWith(t, st, Options{}, Options{SealKey: sealA}, clk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := signAndVerify(t, old)
 	old.Close()
 	clk.advance(744 * time.Hour) // rotate_every + lifetime
-	is, err := issuerWith(t, st, config.JWTIssuer{}, Options{SealKey: sealB}, clk)
+	is, err := issuerWith(t, st, Options{}, Options{SealKey: sealB}, clk)
 	if err != nil {
 		t.Fatal(err)
 	}

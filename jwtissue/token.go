@@ -55,7 +55,7 @@ func (is *Issuer) Sign(ctx context.Context, p *latchkey.Principal) (string, time
 		return "", time.Time{}, err
 	}
 	now := is.now().Truncate(time.Second)
-	exp := now.Add(is.cfg.Lifetime.D())
+	exp := now.Add(is.opt.Lifetime)
 	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(exp) {
 		exp = p.ExpiresAt
 	}
@@ -70,7 +70,7 @@ func (is *Issuer) Sign(ctx context.Context, p *latchkey.Principal) (string, time
 	rand.Read(jti)
 	c := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: is.cfg.Issuer, Audience: jwt.ClaimStrings{is.cfg.Audience}, Subject: p.QualifiedName(),
+			Issuer: is.opt.Issuer, Audience: jwt.ClaimStrings{is.opt.Audience}, Subject: p.QualifiedName(),
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
 			ID: base64.RawURLEncoding.EncodeToString(jti),
 		},
@@ -97,7 +97,7 @@ func (is *Issuer) signer(ctx context.Context) (*signingKey, error) {
 	}
 	now := is.now()
 	k := s.signer(now)
-	if k != nil && now.Before(k.active.Add(is.cfg.RotateEvery.D())) {
+	if k != nil && now.Before(k.active.Add(is.opt.RotateEvery)) {
 		return k, nil
 	}
 	if err := is.maintain(ctx); err != nil {
@@ -157,7 +157,7 @@ func (is *Issuer) Verify(ctx context.Context, raw string) (*jwtverify.Result, er
 		return k.public, nil
 	}
 	parser := jwt.NewParser(jwt.WithValidMethods(validMethods), jwt.WithLeeway(Leeway), jwt.WithIssuedAt(),
-		jwt.WithExpirationRequired(), jwt.WithIssuer(is.cfg.Issuer), jwt.WithAudience(is.cfg.Audience),
+		jwt.WithExpirationRequired(), jwt.WithIssuer(is.opt.Issuer), jwt.WithAudience(is.opt.Audience),
 		jwt.WithTimeFunc(is.now))
 	t, err := parser.ParseWithClaims(raw, &c, keyfunc)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/config"
 )
 
 // qlikCloudClaims are the claims Qlik Cloud requires of a JWT, besides the
@@ -51,7 +50,7 @@ func (v *Verifier) checkShape(tok *jwt.Token, c jwt.MapClaims) error {
 	if iss, _, _ := stringClaim(c, "iss"); v.cfg.Issuer != "" && iss == "" {
 		return lacks("iss")
 	}
-	if v.cfg.Profile != config.ProfileQlikCloud {
+	if !v.cfg.QlikCloud {
 		return nil
 	}
 	if kid, _ := tok.Header["kid"].(string); kid == "" {
@@ -92,7 +91,7 @@ func numericDate(c jwt.MapClaims, name string) (*jwt.NumericDate, error) {
 // checkLifetime refuses a token whose exp lies more than max_lifetime after
 // its nbf (or, without nbf, its iat).
 func (v *Verifier) checkLifetime(c jwt.MapClaims) error {
-	max := v.cfg.MaxLifetime.D()
+	max := v.cfg.MaxLifetime
 	if max <= 0 {
 		return nil
 	}
@@ -117,7 +116,7 @@ func (v *Verifier) checkLifetime(c jwt.MapClaims) error {
 // issuer does not vouch for the email, so EUNAUTHORIZED; anything else is
 // malformed, so EINVALID.
 func (v *Verifier) checkProfile(c jwt.MapClaims) error {
-	if v.cfg.Profile != config.ProfileQlikCloud {
+	if !v.cfg.QlikCloud {
 		return nil
 	}
 	switch c["email_verified"] {

@@ -19,7 +19,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/config"
 )
 
 // testNow is the clock of every test verifier.
@@ -105,7 +104,7 @@ func unix(d time.Duration) int64 { return testNow.Add(d).Unix() }
 
 // newTest builds a verifier over c at testNow, without the background
 // refresh of JWK Sets unless o says otherwise.
-func newTest(t testing.TB, c config.JWTVerifier, env map[string]string, o ...options) *Verifier {
+func newTest(t testing.TB, c Config, env map[string]string, o ...options) *Verifier {
 	t.Helper()
 	opts := defaultOptions
 	opts.now = func() time.Time { return testNow }

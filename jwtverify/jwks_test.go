@@ -12,7 +12,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/config"
 )
 
 // jwksServer serves a JWK Set that a test can replace, or a 500.
@@ -61,9 +60,9 @@ func jwksVerifier(t *testing.T, url string, refreshEvery, unknownKIDEvery time.D
 	o := defaultOptions
 	o.now = func() time.Time { return testNow }
 	o.httpTimeout, o.refreshEvery, o.unknownKIDEvery = 2*time.Second, refreshEvery, unknownKIDEvery
-	return newTest(t, config.JWTVerifier{Name: "idp", Keys: []config.JWTKey{{JWKSURL: url}},
-		Algorithms: []string{"RS256", "ES256"}, Leeway: config.Duration(30 * time.Second),
-		Claims: config.JWTClaims{User: "sub", DefaultDirectory: "IDP"}}, nil, o)
+	return newTest(t, Config{Name: "idp", Keys: []Key{{JWKSURL: url}},
+		Algorithms: []string{"RS256", "ES256"}, Leeway: 30 * time.Second,
+		Claims: Claims{User: "sub", DefaultDirectory: "IDP"}}, nil, o)
 }
 
 func TestJWKSRotationAndOutage(t *testing.T) {

@@ -20,8 +20,6 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
-
-	"github.com/latchkey/latchkey/config"
 )
 
 // minRSABits is the smallest RSA modulus accepted, from a file or a JWKS.
@@ -74,7 +72,7 @@ func family(key any) string {
 }
 
 // loadStatic reads a file, pem or secret_env key.
-func loadStatic(k config.JWTKey, getenv func(string) string) (any, error) {
+func loadStatic(k Key, getenv func(string) string) (any, error) {
 	switch {
 	case k.SecretEnv != "":
 		s := getenv(k.SecretEnv)
@@ -219,7 +217,7 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 		if _, present := t.Header["kid"]; present && !hasKID {
 			return nil, errUnknownKey
 		}
-		if kid == "" && v.cfg.Profile == config.ProfileQlikCloud {
+		if kid == "" && v.cfg.QlikCloud {
 			// Incomplete (400), as Qlik Cloud answers it, rather than
 			// signed by an unknown key (401).
 			return nil, errNoKID

@@ -12,17 +12,17 @@ import (
 )
 
 // qlikCloud is the qlik-cloud verifier as config.Load fills it.
-func qlikCloud(t testing.TB) config.JWTVerifier {
-	return config.JWTVerifier{
+func qlikCloud(t testing.TB) Config {
+	return Config{
 		Name:        "qlik-cloud",
-		Keys:        []config.JWTKey{{PEM: pkixPEM(t, &keysOnce().rsa.PublicKey), KeyID: "0330d3e7-1966-41c4-b3ef-d311d1ff7191"}},
+		Keys:        []Key{{PEM: pkixPEM(t, &keysOnce().rsa.PublicKey), KeyID: "0330d3e7-1966-41c4-b3ef-d311d1ff7191"}},
 		Algorithms:  []string{"RS256"},
 		Audience:    []string{config.QlikCloudAudience},
 		Issuer:      "https://idp.example.com",
-		Leeway:      config.Duration(30 * time.Second),
-		MaxLifetime: config.Duration(time.Hour),
-		Profile:     config.ProfileQlikCloud,
-		Claims:      config.JWTClaims{User: "sub", DefaultDirectory: "CLOUD", Name: "name", Email: "email", Groups: []string{"groups"}},
+		Leeway:      30 * time.Second,
+		MaxLifetime: time.Hour,
+		QlikCloud:   true,
+		Claims:      Claims{User: "sub", DefaultDirectory: "CLOUD", Name: "name", Email: "email", Groups: []string{"groups"}},
 	}
 }
 

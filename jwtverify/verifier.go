@@ -26,7 +26,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/config"
 )
 
 // MaxTokenBytes is the longest token looked at; longer ones are refused
@@ -37,7 +36,7 @@ const MaxTokenBytes = 16 << 10
 // concurrent use.
 type Verifier struct {
 	name      string
-	cfg       config.JWTVerifier
+	cfg       Config
 	log       *slog.Logger
 	now       func() time.Time
 	static    []staticKey
@@ -48,26 +47,72 @@ type Verifier struct {
 	cache     *Cache // nil: no cache
 }
 
-// New builds the verifier c describes (as config.Load fills and validates
-// it). HMAC secrets are read with getenv (nil: os.Getenv). JWK Sets are fetched before New
-// returns — a URL that does not answer is logged, not fatal, and retried —
-// and refreshed in the background until Close or the end of ctx.
-func New(ctx context.Context, c config.JWTVerifier, getenv func(string) string, log *slog.Logger) (*Verifier, error) {
+// Config describes one verifier. Its zero values are not defaults: the
+// caller gives every value (latchkey's configuration fills them, see
+// config.JWTVerifier), and New refuses what is missing.
+type Config struct {
+	// Name names the verifier in messages and logs.
+	Name string
+	// Keys are where the verification keys come from.
+	Keys []Key
+	// Algorithms lists the accepted "alg" values; each key serves only
+	// those of its own family, and "none" is never accepted.
+	Algorithms []string
+	// Audience, when given, must contain the token's "aud" (one of them).
+	Audience []string
+	// Issuer, when given, must equal the token's "iss".
+	Issuer string
+	// Leeway allows for clock skew on exp, nbf and iat.
+	Leeway time.Duration
+	// MaxLifetime, when more than 0, refuses tokens whose exp lies further
+	// than this after nbf (or iat).
+	MaxLifetime time.Duration
+	// QlikCloud requires Qlik Cloud's claims: a kid header, iss, aud, sub,
+	// subType, name, email, email_verified (true), jti, iat, nbf and exp.
+	QlikCloud bool
+	Claims    Claims
+}
+
+// Key is one source of verification keys: exactly one of File, PEM,
+// JWKSURL and SecretEnv is set.
+type Key struct {
+	File    string // PEM file: certificate or public key
+	PEM     string // the same, inline
+	JWKSURL string // a JWK Set, fetched and refreshed in the background
+	// SecretEnv names the environment variable that holds an HMAC secret.
+	SecretEnv string
+	// KeyID, for a file, pem or secret, is the "kid" the key answers to;
+	// empty means any token (with or without a kid) may use it.
+	KeyID string
+}
+
+// Claims names the claims that make the principal.
+type Claims struct {
+	User             string   // the user id; required
+	Directory        string   // the user directory; "" for none
+	DefaultDirectory string   // the directory of tokens without one; required
+	Name             string   // "" for none
+	Email            string   // "" for none
+	Groups           []string // each a string or an array of strings
+	// Extra names other claims to copy onto the result (string values,
+	// or numbers and booleans as text).
+	Extra []string
+}
+
+// New builds the verifier c describes. HMAC secrets are read with getenv
+// (nil: os.Getenv). JWK Sets are fetched before New returns — a URL that
+// does not answer is logged, not fatal, and retried — and refreshed in the
+// background until Close or the end of ctx.
+func New(ctx context.Context, c Config, getenv func(string) string, log *slog.Logger) (*Verifier, error) {
 	return newVerifier(ctx, c, getenv, log, defaultOptions)
 }
 
-func newVerifier(ctx context.Context, c config.JWTVerifier, getenv func(string) string, log *slog.Logger, o options) (*Verifier, error) {
+func newVerifier(ctx context.Context, c Config, getenv func(string) string, log *slog.Logger, o options) (*Verifier, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if getenv == nil {
 		getenv = os.Getenv
-	}
-	if c.Claims.User == "" {
-		c.Claims.User = "sub"
-	}
-	if c.Claims.DefaultDirectory == "" {
-		c.Claims.DefaultDirectory = latchkey.DefaultDirectory
 	}
 	v := &Verifier{name: c.Name, cfg: c, log: log, now: o.now}
 	fail := func(format string, args ...any) (*Verifier, error) {
@@ -77,7 +122,7 @@ func newVerifier(ctx context.Context, c config.JWTVerifier, getenv func(string) 
 		return fail("algorithms: list the accepted algorithms, such as [RS256]")
 	}
 	for _, alg := range c.Algorithms {
-		if !slices.Contains(allAlgorithms(), alg) {
+		if m := jwt.GetSigningMethod(alg); m == nil || m == jwt.SigningMethodNone {
 			return fail("algorithms: %q is not an algorithm latchkey verifies", alg)
 		}
 	}
@@ -113,8 +158,14 @@ func newVerifier(ctx context.Context, c config.JWTVerifier, getenv func(string) 
 	if len(v.static) == 0 && v.jwks == nil {
 		return fail("keys: give at least one key")
 	}
+	if c.Claims.User == "" {
+		return fail("claims: name the user claim")
+	}
+	if c.Claims.DefaultDirectory == "" {
+		return fail("claims: name the default directory")
+	}
 	v.parser = jwt.NewParser(jwt.WithValidMethods(c.Algorithms), jwt.WithJSONNumber(), jwt.WithStrictDecoding(), jwt.WithoutClaimsValidation())
-	vopts := []jwt.ParserOption{jwt.WithLeeway(c.Leeway.D()), jwt.WithIssuedAt(), jwt.WithExpirationRequired(), jwt.WithTimeFunc(o.now)}
+	vopts := []jwt.ParserOption{jwt.WithLeeway(c.Leeway), jwt.WithIssuedAt(), jwt.WithExpirationRequired(), jwt.WithTimeFunc(o.now)}
 	if len(c.Audience) > 0 {
 		vopts = append(vopts, jwt.WithAudience(c.Audience...))
 	}
@@ -126,14 +177,6 @@ func newVerifier(ctx context.Context, c config.JWTVerifier, getenv func(string) 
 		v.cache = NewCache(o.cacheBytes, o.now)
 	}
 	return v, nil
-}
-
-func allAlgorithms() []string {
-	var all []string
-	for _, algs := range config.JWTAlgorithms {
-		all = append(all, algs...)
-	}
-	return all
 }
 
 // Name returns the verifier's configured name.
@@ -168,7 +211,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Result, error) {
 	}
 	res, err := v.verify(ctx, raw)
 	if err == nil {
-		v.cache.Set(raw, res, res.ExpiresAt.Add(v.cfg.Leeway.D()), 0)
+		v.cache.Set(raw, res, res.ExpiresAt.Add(v.cfg.Leeway), 0)
 	}
 	return res, err
 }

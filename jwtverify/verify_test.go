@@ -16,18 +16,17 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/config"
 )
 
 // qseow is seed 000's QSEoW verifier: qs-jwt's RS256 tokens without a kid.
-func qseow(t testing.TB) config.JWTVerifier {
-	return config.JWTVerifier{
+func qseow(t testing.TB) Config {
+	return Config{
 		Name:       "qs-jwt",
-		Keys:       []config.JWTKey{{PEM: certPEM(t, keysOnce().rsa)}},
+		Keys:       []Key{{PEM: certPEM(t, keysOnce().rsa)}},
 		Algorithms: []string{"RS256"},
 		Audience:   []string{"abc123"},
-		Leeway:     config.Duration(30 * time.Second),
-		Claims: config.JWTClaims{User: "userId", Directory: "userDirectory", DefaultDirectory: "LOCAL",
+		Leeway:     30 * time.Second,
+		Claims: Claims{User: "userId", Directory: "userDirectory", DefaultDirectory: "LOCAL",
 			Name: "name", Email: "email", Groups: []string{"group", "groups"}, Extra: []string{"tenant", "level", "admin"}},
 	}
 }
@@ -94,8 +93,8 @@ func TestRefused(t *testing.T) {
 	iss := qseow(t)
 	iss.Issuer = "https://idp.example.com"
 	short := qseow(t)
-	short.MaxLifetime = config.Duration(time.Hour)
-	verifiers := map[string]config.JWTVerifier{"qs": qseow(t), "lax": lax, "kid": kid, "iss": iss, "short": short}
+	short.MaxLifetime = time.Hour
+	verifiers := map[string]Config{"qs": qseow(t), "lax": lax, "kid": kid, "iss": iss, "short": short}
 
 	tests := []struct {
 		name, verifier, token, code, msg string
@@ -183,28 +182,28 @@ func TestAccepted(t *testing.T) {
 	base := jwt.MapClaims{"sub": "ann", "exp": unix(time.Hour)}
 	tests := []struct {
 		name string
-		key  config.JWTKey
+		key  Key
 		algs []string
 		m    jwt.SigningMethod
 		priv any
 		kid  string
 		c    jwt.MapClaims
 	}{
-		{"RS256 certificate file", config.JWTKey{File: certFile}, []string{"RS256"}, jwt.SigningMethodRS256, k.rsa, "", base},
-		{"RS512 PKCS#1 PEM", config.JWTKey{PEM: pkcs1}, []string{"RS256", "RS512"}, jwt.SigningMethodRS512, k.rsa, "", base},
-		{"PS256 PKIX PEM", config.JWTKey{PEM: pkixPEM(t, &k.rsa.PublicKey)}, []string{"PS256"}, jwt.SigningMethodPS256, k.rsa, "any", base},
-		{"ES256", config.JWTKey{PEM: pkixPEM(t, &k.p256.PublicKey), KeyID: "e1"}, []string{"ES256"}, jwt.SigningMethodES256, k.p256, "e1", base},
-		{"ES384", config.JWTKey{PEM: pkixPEM(t, &k.p384.PublicKey)}, []string{"ES256", "ES384"}, jwt.SigningMethodES384, k.p384, "", base},
-		{"EdDSA", config.JWTKey{PEM: pkixPEM(t, k.ed.Public())}, []string{"EdDSA"}, jwt.SigningMethodEdDSA, k.ed, "", base},
-		{"HS256 secret", config.JWTKey{SecretEnv: "SECRET"}, []string{"HS256", "HS512"}, jwt.SigningMethodHS256, []byte("0123456789abcdef0123456789abcdef"), "", base},
-		{"expired within the leeway", config.JWTKey{PEM: pkcs1}, []string{"RS256"}, jwt.SigningMethodRS256, k.rsa, "", claims(base, "exp", unix(-10*time.Second))},
-		{"nbf within the leeway", config.JWTKey{PEM: pkcs1}, []string{"RS256"}, jwt.SigningMethodRS256, k.rsa, "", claims(base, "nbf", unix(10*time.Second))},
+		{"RS256 certificate file", Key{File: certFile}, []string{"RS256"}, jwt.SigningMethodRS256, k.rsa, "", base},
+		{"RS512 PKCS#1 PEM", Key{PEM: pkcs1}, []string{"RS256", "RS512"}, jwt.SigningMethodRS512, k.rsa, "", base},
+		{"PS256 PKIX PEM", Key{PEM: pkixPEM(t, &k.rsa.PublicKey)}, []string{"PS256"}, jwt.SigningMethodPS256, k.rsa, "any", base},
+		{"ES256", Key{PEM: pkixPEM(t, &k.p256.PublicKey), KeyID: "e1"}, []string{"ES256"}, jwt.SigningMethodES256, k.p256, "e1", base},
+		{"ES384", Key{PEM: pkixPEM(t, &k.p384.PublicKey)}, []string{"ES256", "ES384"}, jwt.SigningMethodES384, k.p384, "", base},
+		{"EdDSA", Key{PEM: pkixPEM(t, k.ed.Public())}, []string{"EdDSA"}, jwt.SigningMethodEdDSA, k.ed, "", base},
+		{"HS256 secret", Key{SecretEnv: "SECRET"}, []string{"HS256", "HS512"}, jwt.SigningMethodHS256, []byte("0123456789abcdef0123456789abcdef"), "", base},
+		{"expired within the leeway", Key{PEM: pkcs1}, []string{"RS256"}, jwt.SigningMethodRS256, k.rsa, "", claims(base, "exp", unix(-10*time.Second))},
+		{"nbf within the leeway", Key{PEM: pkcs1}, []string{"RS256"}, jwt.SigningMethodRS256, k.rsa, "", claims(base, "nbf", unix(10*time.Second))},
 	}
 	env := map[string]string{"SECRET": "0123456789abcdef0123456789abcdef"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := newTest(t, config.JWTVerifier{Name: "x", Keys: []config.JWTKey{tt.key}, Algorithms: tt.algs,
-				Leeway: config.Duration(30 * time.Second), Claims: config.JWTClaims{User: "sub", DefaultDirectory: "IDP"}}, env)
+			v := newTest(t, Config{Name: "x", Keys: []Key{tt.key}, Algorithms: tt.algs,
+				Leeway: 30 * time.Second, Claims: Claims{User: "sub", DefaultDirectory: "IDP"}}, env)
 			res, err := v.Verify(context.Background(), sign(t, tt.m, tt.priv, tt.kid, tt.c))
 			if err != nil {
 				t.Fatal(err)
@@ -232,18 +231,18 @@ func TestNewRefuses(t *testing.T) {
 	priv := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k.rsa)}))
 	tests := []struct {
 		name string
-		c    config.JWTVerifier
+		c    Config
 		want string
 	}{
-		{"empty secret", config.JWTVerifier{Keys: []config.JWTKey{{SecretEnv: "NOPE"}}, Algorithms: []string{"HS256"}}, "NOPE is empty"},
-		{"alg none", config.JWTVerifier{Keys: []config.JWTKey{{PEM: pkixPEM(t, &k.rsa.PublicKey)}}, Algorithms: []string{"none"}}, `"none" is not an algorithm`},
-		{"no algorithms", config.JWTVerifier{Keys: []config.JWTKey{{PEM: pkixPEM(t, &k.rsa.PublicKey)}}}, "algorithms"},
-		{"no keys", config.JWTVerifier{Algorithms: []string{"RS256"}}, "at least one key"},
-		{"key serves no listed algorithm", config.JWTVerifier{Keys: []config.JWTKey{{PEM: pkixPEM(t, &k.p256.PublicKey)}}, Algorithms: []string{"RS256", "ES384"}}, "ECDSA P-256 key serves none"},
-		{"private key", config.JWTVerifier{Keys: []config.JWTKey{{PEM: priv}}, Algorithms: []string{"RS256"}}, "private key"},
-		{"RSA 1024", config.JWTVerifier{Keys: []config.JWTKey{{PEM: small}}, Algorithms: []string{"RS256"}}, "1024 bits"},
-		{"not PEM", config.JWTVerifier{Keys: []config.JWTKey{{PEM: "hello"}}, Algorithms: []string{"RS256"}}, "no PEM block"},
-		{"missing file", config.JWTVerifier{Keys: []config.JWTKey{{File: "/nonexistent/key.pem"}}, Algorithms: []string{"RS256"}}, "no such file"},
+		{"empty secret", Config{Keys: []Key{{SecretEnv: "NOPE"}}, Algorithms: []string{"HS256"}}, "NOPE is empty"},
+		{"alg none", Config{Keys: []Key{{PEM: pkixPEM(t, &k.rsa.PublicKey)}}, Algorithms: []string{"none"}}, `"none" is not an algorithm`},
+		{"no algorithms", Config{Keys: []Key{{PEM: pkixPEM(t, &k.rsa.PublicKey)}}}, "algorithms"},
+		{"no keys", Config{Algorithms: []string{"RS256"}}, "at least one key"},
+		{"key serves no listed algorithm", Config{Keys: []Key{{PEM: pkixPEM(t, &k.p256.PublicKey)}}, Algorithms: []string{"RS256", "ES384"}}, "ECDSA P-256 key serves none"},
+		{"private key", Config{Keys: []Key{{PEM: priv}}, Algorithms: []string{"RS256"}}, "private key"},
+		{"RSA 1024", Config{Keys: []Key{{PEM: small}}, Algorithms: []string{"RS256"}}, "1024 bits"},
+		{"not PEM", Config{Keys: []Key{{PEM: "hello"}}, Algorithms: []string{"RS256"}}, "no PEM block"},
+		{"missing file", Config{Keys: []Key{{File: "/nonexistent/key.pem"}}, Algorithms: []string{"RS256"}}, "no such file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

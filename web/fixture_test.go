@@ -80,7 +80,7 @@ func newFixtureWith(t *testing.T, edit func(*Options)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { creds.Close(); st.Close() })
-	o := Options{Prefix: "/ui/", Creds: creds, KeyMaxDays: 90, KeyDefaultDays: 30, Now: c.Now}
+	o := Options{Prefix: "/ui/", Cookie: "wtsession", Creds: creds, KeyMaxDays: 90, KeyDefaultDays: 30, Now: c.Now}
 	if edit != nil {
 		edit(&o)
 	}

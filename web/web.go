@@ -61,19 +61,19 @@ const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; script-src 
 
 // Options are what a Handler is built from.
 type Options struct {
-	// Prefix is where the pages live, with a slash at both ends; default
-	// "/ui/".
+	// Prefix is where the pages live, with a slash at both ends
+	// (ui.prefix).
 	Prefix string
-	// Cookie names the session cookie (sessions.cookie); default
-	// "wtsession". CookieAttributes are written after its value; default
-	// DefaultCookieAttributes.
+	// Cookie names the session cookie (sessions.cookie). CookieAttributes
+	// are written after its value; default DefaultCookieAttributes.
 	Cookie           string
 	CookieAttributes string
 	// Creds is the credential service: every page acts through it.
 	Creds *credential.Service
 	// KeyMaxDays and KeyDefaultDays are the longest expiry of an API key
 	// and the one the form proposes (api_keys.max_days, default_days). The
-	// credential service enforces the maximum; the form shows it.
+	// credential service enforces the maximum; the form shows it. Both
+	// are more than 0.
 	KeyMaxDays, KeyDefaultDays int
 	// TrustedOrigins are origins ("https://host:port") besides the request's
 	// own whose form posts are accepted, as for the JSON API
@@ -102,9 +102,9 @@ type Handler struct {
 	h     http.Handler
 }
 
-// New builds the pages' handler.
+// New builds the pages' handler. Prefix, Cookie and the key days have no
+// defaults here: they are the configuration's, which fills them.
 func New(o Options) (*Handler, error) {
-	o.Prefix = cmp.Or(o.Prefix, "/ui/")
 	if !strings.HasPrefix(o.Prefix, "/") || !strings.HasSuffix(o.Prefix, "/") || o.Prefix == "/" ||
 		strings.Trim(o.Prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/") != "" {
 		return nil, latchkey.Errorf(latchkey.EINTERNAL, "web: the prefix %q must start and end with / and not be /, and hold only letters, digits and -._~", o.Prefix)
@@ -112,10 +112,14 @@ func New(o Options) (*Handler, error) {
 	if o.Creds == nil {
 		return nil, latchkey.Errorf(latchkey.EINTERNAL, "web: no credential service")
 	}
-	o.Cookie = cmp.Or(o.Cookie, "wtsession")
+	if o.Cookie == "" {
+		return nil, latchkey.Errorf(latchkey.EINTERNAL, "web: no session cookie name")
+	}
+	if o.KeyMaxDays <= 0 || o.KeyDefaultDays <= 0 {
+		return nil, latchkey.Errorf(latchkey.EINTERNAL, "web: the API key days must be more than 0")
+	}
 	o.CookieAttributes = cmp.Or(o.CookieAttributes, DefaultCookieAttributes)
-	o.KeyMaxDays = cmp.Or(o.KeyMaxDays, 365)
-	o.KeyDefaultDays = min(cmp.Or(o.KeyDefaultDays, 30), o.KeyMaxDays)
+	o.KeyDefaultDays = min(o.KeyDefaultDays, o.KeyMaxDays)
 	h := &Handler{o: o, creds: o.Creds, log: o.Log, now: o.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)

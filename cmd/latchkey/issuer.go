@@ -26,7 +26,7 @@ func (a *app) buildIssuer(ctx context.Context, cfg *config.Config, st latchkey.S
 	if err != nil {
 		return nil, nil, err
 	}
-	is, err := jwtissue.New(ctx, st, cfg.JWT.Issuer, log, jwtissue.Options{SealKey: key, PreviousSealKey: previous})
+	is, err := jwtissue.New(ctx, st, log, gateway.IssuerOptions(cfg.JWT.Issuer, key, previous))
 	if err != nil {
 		return nil, nil, fmt.Errorf("jwt.issuer: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/gateway"
 	"github.com/latchkey/latchkey/jwtmint"
 	"github.com/latchkey/latchkey/jwtverify"
 )
@@ -295,7 +296,7 @@ func (a *app) check(cmd *cobra.Command, f *inspectFlags, raw string, header, pay
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	v, err := jwtverify.New(cmd.Context(), cfg, a.getenv, log)
+	v, err := jwtverify.New(cmd.Context(), gateway.VerifierConfig(cfg), a.getenv, log)
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "jwt verifier "+cfg.Name+": ")
 		for i, name := range keyNames {
@@ -426,7 +427,7 @@ func (f *inspectFlags) verifierConfig(payload map[string]any) (config.JWTVerifie
 	default:
 		return c, nil, fmt.Errorf("--profile %q: the only profile is %s", f.profile, config.ProfileQlikCloud)
 	}
-	c.Claims = config.JWTClaims{User: f.userClaim, Name: "name", Email: "email", Groups: []string{"group", "groups"}}
+	c.Claims = config.JWTClaims{User: f.userClaim, DefaultDirectory: latchkey.DefaultDirectory, Name: "name", Email: "email", Groups: []string{"group", "groups"}}
 	if c.Claims.User == "" {
 		c.Claims.User = "sub"
 		if _, ok := payload["userId"]; ok {

@@ -21,7 +21,7 @@ func buildVerifiers(ctx context.Context, cfg *config.Config, getenv func(string)
 		}
 	}
 	for _, c := range cfg.JWT.Verifiers {
-		v, err := jwtverify.New(ctx, c, getenv, log)
+		v, err := jwtverify.New(ctx, gateway.VerifierConfig(c), getenv, log)
 		if err != nil {
 			closeAll()
 			return nil, nil, err

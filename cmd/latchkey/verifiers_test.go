@@ -14,8 +14,10 @@ func TestBuildVerifiers(t *testing.T) {
 	env := map[string]string{"QS_SECRET": "0123456789abcdef0123456789abcdef"}
 	getenv := func(k string) string { return env[k] }
 	cfg := &config.Config{JWT: config.JWT{Verifiers: []config.JWTVerifier{
-		{Name: "a", Keys: []config.JWTKey{{SecretEnv: "QS_SECRET"}}, Algorithms: []string{"HS256"}},
-		{Name: "b", Keys: []config.JWTKey{{SecretEnv: "QS_SECRET", KeyID: "k1"}}, Algorithms: []string{"HS512"}},
+		{Name: "a", Keys: []config.JWTKey{{SecretEnv: "QS_SECRET"}}, Algorithms: []string{"HS256"},
+			Claims: config.JWTClaims{User: "sub", DefaultDirectory: "LOCAL"}},
+		{Name: "b", Keys: []config.JWTKey{{SecretEnv: "QS_SECRET", KeyID: "k1"}}, Algorithms: []string{"HS512"},
+			Claims: config.JWTClaims{User: "sub", DefaultDirectory: "LOCAL"}},
 	}}}
 	vs, closeAll, err := buildVerifiers(context.Background(), cfg, getenv, log)
 	if err != nil {

@@ -1,0 +1,34 @@
+package gateway
+
+import (
+	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/jwtissue"
+	"github.com/latchkey/latchkey/jwtverify"
+)
+
+// The configuration meets the JWT packages here, and only here: jwtverify
+// and jwtissue take options of their own, with no defaults, and these
+// functions hand them the configuration's values (defaults filled by
+// config.Load).
+
+// VerifierConfig is what jwtverify.New takes for a configured verifier.
+func VerifierConfig(c config.JWTVerifier) jwtverify.Config {
+	keys := make([]jwtverify.Key, len(c.Keys))
+	for i, k := range c.Keys {
+		keys[i] = jwtverify.Key{File: k.File, PEM: k.PEM, JWKSURL: k.JWKSURL, SecretEnv: k.SecretEnv, KeyID: k.KeyID}
+	}
+	m := c.Claims
+	return jwtverify.Config{
+		Name: c.Name, Keys: keys, Algorithms: c.Algorithms, Audience: c.Audience, Issuer: c.Issuer,
+		Leeway: c.Leeway.D(), MaxLifetime: c.MaxLifetime.D(), QlikCloud: c.Profile == config.ProfileQlikCloud,
+		Claims: jwtverify.Claims{User: m.User, Directory: m.Directory, DefaultDirectory: m.DefaultDirectory,
+			Name: m.Name, Email: m.Email, Groups: m.Groups, Extra: m.Extra},
+	}
+}
+
+// IssuerOptions is what jwtissue.New takes for the configured issuer, with
+// the seal key and the previous one (nil for none).
+func IssuerOptions(c config.JWTIssuer, sealKey, previousSealKey []byte) jwtissue.Options {
+	return jwtissue.Options{Algorithm: c.Algorithm, Issuer: c.Issuer, Audience: c.Audience,
+		Lifetime: c.Lifetime.D(), RotateEvery: c.RotateEvery.D(), SealKey: sealKey, PreviousSealKey: previousSealKey}
+}
