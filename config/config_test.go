@@ -526,17 +526,26 @@ func TestTLSReloadInterval(t *testing.T) {
 		{"reload_interval: 500ms", 0, "listeners[0].tls.reload_interval: 500ms is out of range; use 1s or more, or 0"},
 		{"reload_interval: -1s", 0, "listeners[0].tls.reload_interval: -1s is out of range"},
 	}
+	// A self-signed listener that asks for no client certificates reads no
+	// file to reload.
+	file := filepath.Join(t.TempDir(), "l.yaml")
+	if err := os.WriteFile(file, []byte("listeners:\n  - address: :0\n    tls:\n      reload_interval: 5s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(file, opts()); err == nil || !strings.Contains(err.Error(), file+":4: listeners[0].tls.reload_interval: would be unused") {
+		t.Errorf("reload_interval on a self-signed listener: %v", err)
+	}
 	for _, tt := range tests {
 		t.Run(tt.yaml, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "l.yaml")
-			data := "listeners:\n  - address: :0\n    tls:\n      min_version: \"1.2\"\n      " + tt.yaml + "\n"
+			data := "listeners:\n  - address: :0\n    tls:\n      cert_file: c.pem\n      key_file: k.pem\n      " + tt.yaml + "\n"
 			if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			c, err := Load(file, opts())
 			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), file+":5: "+tt.err) {
-					t.Fatalf("Load = %v, want an error at line 5 containing %q", err, tt.err)
+				if err == nil || !strings.Contains(err.Error(), file+":6: "+tt.err) {
+					t.Fatalf("Load = %v, want an error at line 6 containing %q", err, tt.err)
 				}
 				return
 			}

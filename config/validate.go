@@ -355,6 +355,8 @@ func (v *validator) listener(p string, i int, l Listener, names, addrs map[strin
 	if d := t.ReloadInterval.D(); d < 0 || (d > 0 && d < MinTLSReloadInterval) {
 		v.add(p+".tls.reload_interval", "%s is out of range; use %s or more, or 0 to reload only on SIGHUP (the default is 10s)",
 			d, MinTLSReloadInterval)
+	} else if v.s.has(p+".tls.reload_interval") && (t.InsecurePlainHTTP || t.CertFile == "" && t.ClientAuth == "none") {
+		v.add(p+".tls.reload_interval", "would be unused: this listener reads no cert_file or client_ca_file to reload; remove it")
 	}
 	switch {
 	case t.ClientAuth != "none" && t.ClientCAFile == "" && t.ClientAuth != "":
