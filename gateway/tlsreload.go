@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -219,15 +220,29 @@ func loadCert(certFile, keyFile string) (*tls.Certificate, error) {
 // loadClientCAs reads client_ca_file and returns its certificates as a pool,
 // and how many there are.
 func loadClientCAs(name string) (*x509.CertPool, int, error) {
-	pem, err := os.ReadFile(name)
+	data, err := os.ReadFile(name)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read client_ca_file: %w", err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
+	// As x509.CertPool.AppendCertsFromPEM reads, counting.
+	pool, n := x509.NewCertPool(), 0
+	for len(data) > 0 {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" || len(b.Headers) != 0 {
+			continue
+		}
+		if c, err := x509.ParseCertificate(b.Bytes); err == nil {
+			pool.AddCert(c)
+			n++
+		}
+	}
+	if n == 0 {
 		return nil, 0, fmt.Errorf("client_ca_file %s holds no PEM certificate", name)
 	}
-	return pool, len(pool.Subjects()), nil
+	return pool, n, nil
 }
 
 // ReloadTLS reads the certificates and client CAs of every listener again

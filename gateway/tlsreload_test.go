@@ -482,6 +482,20 @@ func TestTLSReloadClientCAs(t *testing.T) {
 	if err := r.dialer(newClient, tls.VersionTLS12).get(); err != nil {
 		t.Errorf("with a broken client_ca_file, the new CA: %v", err)
 	}
+
+	// A bundle of both: both are accepted.
+	r.write(r.ca, append(oldCA.CertPEM(), newCA.CertPEM()...))
+	if err := r.s.ReloadTLS(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.log.String(), "client_ca_file="+r.ca+" certificates=2") {
+		t.Errorf("the bundle of two was not counted:\n%s", r.log)
+	}
+	for _, c := range []*pki.Pair{testPKI().qlik, newClient} {
+		if err := r.dialer(c, tls.VersionTLS13).get(); err != nil {
+			t.Errorf("with both CAs, %s: %v", c.Cert.Subject, err)
+		}
+	}
 }
 
 // TestTLSReloadConcurrent reloads the certificate and the client CAs over
