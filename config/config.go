@@ -286,6 +286,10 @@ type TLS struct {
 	// must verify against client_ca_file) or "require" (no connection
 	// without one).
 	ClientAuth string `yaml:"client_auth"`
+	// ReloadInterval is how often the gateway looks at cert_file, key_file
+	// and client_ca_file and reloads them when they changed (default 10s);
+	// 0 leaves reloading to SIGHUP.
+	ReloadInterval Duration `yaml:"reload_interval"`
 }
 
 // Certificates maps verified client certificates to principals (the cert

@@ -69,7 +69,7 @@ func TestDefault(t *testing.T) {
 			Lifetime: Duration(24 * time.Hour), RotateEvery: Duration(720 * time.Hour)},
 			Session: JWTSession{CSRFCookie: "_csrfToken", CSRFHeader: "qlik-csrf-token"}},
 		UI:        UI{Enabled: true, Prefix: "/ui/"},
-		Listeners: []Listener{{Name: "main", Address: "127.0.0.1:8443", TLS: TLS{MinVersion: "1.2", ClientAuth: "none"}}},
+		Listeners: []Listener{{Name: "main", Address: "127.0.0.1:8443", TLS: TLS{MinVersion: "1.2", ClientAuth: "none", ReloadInterval: Duration(10 * time.Second)}}},
 		Routes:    []Route{{Name: "/", Prefix: "/", Upstream: Echo, Auth: []string{"session", "basic", "apikey"}, AllowAnonymous: true, Timeout: Duration(time.Minute)}},
 	}
 	want.src = c.src
@@ -156,7 +156,7 @@ func TestErrors(t *testing.T) {
 		{"testdata/unknown_top.yaml", opts(), []wantErr{{"", 2, "listner",
 			"unknown key (known keys here: admin, api_keys, certificates, data_dir, jwt, listeners, log, login, passwords, routes, server, sessions, store, ui)"}}},
 		{"testdata/unknown_nested.yaml", opts(), []wantErr{
-			{"", 6, "listeners[0].tls.foo", "unknown key (known keys here: cert_file, client_auth, client_ca_file, insecure_plain_http, key_file, min_version)"},
+			{"", 6, "listeners[0].tls.foo", "unknown key (known keys here: cert_file, client_auth, client_ca_file, insecure_plain_http, key_file, min_version, reload_interval)"},
 			{"", 11, "routes[0].stripprefix", "unknown key (known keys here: abilities, allow_anonymous, auth, host, jwt_verifiers, listeners, methods, name, prefix, strip_prefix, strip_xrfkey, timeout, upstream, upstream_jwt, xrfkey)"},
 		}},
 		{"testdata/duplicate_key.yaml", opts(), []wantErr{{"", 3, "listeners[0].address", "given twice (first at line 2)"}}},
@@ -508,6 +508,54 @@ func TestMinVersionUnquoted(t *testing.T) {
 				t.Errorf("min_version: %s: %v", in, err)
 			}
 		}
+	}
+}
+
+// TestTLSReloadInterval checks the default and the range of
+// listeners[].tls.reload_interval, and that an error names its line.
+func TestTLSReloadInterval(t *testing.T) {
+	tests := []struct {
+		yaml string // the tls section's reload_interval line; "" for none
+		want time.Duration
+		err  string
+	}{
+		{"", 10 * time.Second, ""},
+		{"reload_interval: 0s", 0, ""},
+		{"reload_interval: 1s", time.Second, ""},
+		{"reload_interval: 5m", 5 * time.Minute, ""},
+		{"reload_interval: 500ms", 0, "listeners[0].tls.reload_interval: 500ms is out of range; use 1s or more, or 0"},
+		{"reload_interval: -1s", 0, "listeners[0].tls.reload_interval: -1s is out of range"},
+	}
+	// A self-signed listener that asks for no client certificates reads no
+	// file to reload.
+	file := filepath.Join(t.TempDir(), "l.yaml")
+	if err := os.WriteFile(file, []byte("listeners:\n  - address: :0\n    tls:\n      reload_interval: 5s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(file, opts()); err == nil || !strings.Contains(err.Error(), file+":4: listeners[0].tls.reload_interval: would be unused") {
+		t.Errorf("reload_interval on a self-signed listener: %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.yaml, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "l.yaml")
+			data := "listeners:\n  - address: :0\n    tls:\n      cert_file: c.pem\n      key_file: k.pem\n      " + tt.yaml + "\n"
+			if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(file, opts())
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), file+":6: "+tt.err) {
+					t.Fatalf("Load = %v, want an error at line 6 containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Listeners[0].TLS.ReloadInterval.D(); got != tt.want {
+				t.Errorf("reload_interval = %s, want %s", got, tt.want)
+			}
+		})
 	}
 }
 

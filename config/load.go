@@ -235,6 +235,7 @@ func (c *Config) setDefaults() {
 		str(&l.Name, p+".name", name)
 		str(&l.TLS.MinVersion, p+".tls.min_version", "1.2")
 		str(&l.TLS.ClientAuth, p+".tls.client_auth", "none")
+		dur(&l.TLS.ReloadInterval, p+".tls.reload_interval", Duration(10*time.Second))
 	}
 	for i := range c.Routes {
 		r, p := &c.Routes[i], "routes["+strconv.Itoa(i)+"]"

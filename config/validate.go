@@ -238,6 +238,10 @@ const (
 	MaxStoreTimeout = time.Minute
 )
 
+// MinTLSReloadInterval is the shortest listeners[].tls.reload_interval:
+// looking at the files costs a stat each, which every second is plenty.
+const MinTLSReloadInterval = time.Second
+
 func (v *validator) server(s Server) {
 	for _, t := range []struct {
 		key string
@@ -348,6 +352,12 @@ func (v *validator) listener(p string, i int, l Listener, names, addrs map[strin
 	}
 	v.oneOf(p+".tls.min_version", t.MinVersion, "1.2", "1.3")
 	v.oneOf(p+".tls.client_auth", t.ClientAuth, "none", "optional", "require")
+	if d := t.ReloadInterval.D(); d < 0 || (d > 0 && d < MinTLSReloadInterval) {
+		v.add(p+".tls.reload_interval", "%s is out of range; use %s or more, or 0 to reload only on SIGHUP (the default is 10s)",
+			d, MinTLSReloadInterval)
+	} else if v.s.has(p+".tls.reload_interval") && (t.InsecurePlainHTTP || t.CertFile == "" && t.ClientAuth == "none") {
+		v.add(p+".tls.reload_interval", "would be unused: this listener reads no cert_file or client_ca_file to reload; remove it")
+	}
 	switch {
 	case t.ClientAuth != "none" && t.ClientCAFile == "" && t.ClientAuth != "":
 		v.add(p+".tls.client_ca_file", "is required with client_auth %s: give the PEM file of the CA that signs client certificates", t.ClientAuth)

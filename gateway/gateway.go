@@ -84,6 +84,8 @@ type listener struct {
 	ln   net.Listener
 	srv  *http.Server
 	tls  bool
+
+	files *tlsFiles // the TLS files it reloads (nil: none)
 }
 
 // Deps are what a gateway uses besides its configuration. Store and Log are
@@ -263,7 +265,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // certificate fails before anything is served.
 func (s *Server) Listen() error {
 	for _, lc := range s.cfg.Listeners {
-		tlsConf, err := serverTLS(lc, s.cfg.DataDir, s.log)
+		tlsConf, files, err := serverTLS(lc, s.cfg.DataDir, s.log, s.metrics)
 		if err != nil {
 			s.closeListeners()
 			return fmt.Errorf("listener %s: %w", lc.Name, err)
@@ -284,7 +286,7 @@ func (s *Server) Listen() error {
 			// which routes may be limited to.
 			BaseContext: func(net.Listener) context.Context { return WithListener(context.Background(), lc.Name) },
 		}
-		s.listeners = append(s.listeners, &listener{name: lc.Name, ln: ln, srv: srv, tls: tlsConf != nil})
+		s.listeners = append(s.listeners, &listener{name: lc.Name, ln: ln, srv: srv, tls: tlsConf != nil, files: files})
 	}
 	return nil
 }
@@ -335,11 +337,13 @@ func (s *Server) Serve(ctx context.Context, stopping func() context.Context) err
 			}
 		})
 	}
+	stopWatching := s.watchTLS(ctx)
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	stopWatching()
 	var stop context.Context
 	if stopping != nil {
 		stop = stopping()

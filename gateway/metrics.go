@@ -20,6 +20,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	auth     *prometheus.HistogramVec
+	// tlsReloads counts reloads of the listeners' TLS files (tlsreload.go).
+	tlsReloads *prometheus.CounterVec
 	// authBy holds each method's observers (ok, unauthorized, error), looked
 	// up once when the gateway is built: the request path then costs a map
 	// read instead of a label lookup. Read-only after New.
@@ -57,10 +59,14 @@ func newMetrics() *metrics {
 			Help:    "Time to authenticate a request, by method and outcome (ok, unauthorized, error).",
 			Buckets: prometheus.ExponentialBuckets(0.000001, 4, 12),
 		}, []string{"method", "outcome"}),
+		tlsReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_tls_reloads_total",
+			Help: "Reloads of a listener's certificate and client CAs, by listener and result (ok, error).",
+		}, []string{"listener", "result"}),
 	}
 	// Bounded by routes × methods × statuses; the bound guards memory only.
 	m.byRequest = otter.Must(&otter.Options[requestLabels, requestSeries]{MaximumSize: 10_000})
-	m.reg.MustRegister(m.requests, m.duration, m.auth,
+	m.reg.MustRegister(m.requests, m.duration, m.auth, m.tlsReloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

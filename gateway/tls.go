@@ -2,10 +2,7 @@ package gateway
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/latchkey/latchkey/config"
@@ -13,61 +10,47 @@ import (
 )
 
 // serverTLS returns the TLS configuration of a listener, or nil for a
-// listener that serves plain HTTP.
-func serverTLS(l config.Listener, dataDir string, log *slog.Logger) (*tls.Config, error) {
+// listener that serves plain HTTP, and the files it reloads (nil: none).
+//
+// Client certificates are asked for as the listener says: "optional"
+// verifies one if the client sends it, "require" refuses a connection
+// without one; both against the CAs in client_ca_file. "none" asks for
+// nothing.
+func serverTLS(l config.Listener, dataDir string, log *slog.Logger, m *metrics) (*tls.Config, *tlsFiles, error) {
 	if l.TLS.InsecurePlainHTTP {
 		log.Warn("listener serves plain HTTP: credentials cross the network unencrypted", "listener", l.Name)
-		return nil, nil
-	}
-	var cert tls.Certificate
-	var err error
-	if l.TLS.CertFile != "" {
-		cert, err = tls.LoadX509KeyPair(l.TLS.CertFile, l.TLS.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("load certificate: %w", err)
-		}
-	} else {
-		dir := filepath.Join(dataDir, "tls")
-		var made bool
-		cert, made, err = pki.EnsureSelfSigned(dir)
-		if err != nil {
-			return nil, err
-		}
-		if made {
-			log.Info("generated a self-signed certificate for development", "dir", dir)
-		}
+		return nil, nil, nil
 	}
 	minVersion := uint16(tls.VersionTLS12)
 	if l.TLS.MinVersion == "1.3" {
 		minVersion = tls.VersionTLS13
 	}
-	conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: minVersion}
-	if err := clientAuth(conf, l.TLS); err != nil {
-		return nil, err
-	}
-	return conf, nil
-}
-
-// clientAuth asks for client certificates as the listener says: "optional"
-// verifies one if the client sends it, "require" refuses a connection
-// without one; both against the CAs in client_ca_file. "none" asks for
-// nothing.
-func clientAuth(conf *tls.Config, t config.TLS) error {
-	switch t.ClientAuth {
+	conf := &tls.Config{MinVersion: minVersion}
+	var caFile string
+	switch l.TLS.ClientAuth {
 	case "optional":
-		conf.ClientAuth = tls.VerifyClientCertIfGiven
+		conf.ClientAuth, caFile = tls.VerifyClientCertIfGiven, l.TLS.ClientCAFile
 	case "require":
-		conf.ClientAuth = tls.RequireAndVerifyClientCert
-	default:
-		return nil
+		conf.ClientAuth, caFile = tls.RequireAndVerifyClientCert, l.TLS.ClientCAFile
 	}
-	pem, err := os.ReadFile(t.ClientCAFile)
+	if l.TLS.CertFile == "" {
+		// The development certificate: made once, never reloaded.
+		dir := filepath.Join(dataDir, "tls")
+		cert, made, err := pki.EnsureSelfSigned(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		if made {
+			log.Info("generated a self-signed certificate for development", "dir", dir)
+		}
+		conf.Certificates = []tls.Certificate{cert}
+		if caFile == "" {
+			return conf, nil, nil
+		}
+	}
+	files, err := newTLSFiles(conf, l.Name, l.TLS.CertFile, l.TLS.KeyFile, caFile, l.TLS.ReloadInterval.D(), log, m)
 	if err != nil {
-		return fmt.Errorf("read client_ca_file: %w", err)
+		return nil, nil, err
 	}
-	conf.ClientCAs = x509.NewCertPool()
-	if !conf.ClientCAs.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("client_ca_file %s holds no PEM certificate", t.ClientCAFile)
-	}
-	return nil
+	return files.served(), files, nil
 }

@@ -45,7 +45,7 @@ func TestServerTLSClientAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		l := config.Listener{Name: "qrs", TLS: config.TLS{ClientAuth: tt.auth, ClientCAFile: tt.caFile}}
-		conf, err := serverTLS(l, t.TempDir(), quietLog())
+		conf, _, err := serverTLS(l, t.TempDir(), quietLog(), newMetrics())
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("%s %s: %v, want an error with %q", tt.auth, tt.caFile, err, tt.err)

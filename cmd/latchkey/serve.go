@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +28,7 @@ func (a *app) serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the gateway",
 		Long: `Run the gateway until SIGINT or SIGTERM, then drain in-flight requests and stop.
+SIGHUP reloads the listeners' certificates and client CAs from their files.
 
 With no --config it runs on the embedded default: SQLite in ./latchkey-data,
 HTTPS on 127.0.0.1:8443 with a self-signed certificate, a built-in echo
@@ -54,6 +58,12 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	// SIGHUP reloads the TLS files. Asked for from the start, so that a
+	// SIGHUP while starting waits for the listeners instead of ending the
+	// process, as it would by default.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	// The whole stop shares one deadline: draining requests, writing
 	// last-use times, stopping key rotation, closing the store.
 	stop := newStopClock(ctx, cfg.Server.ShutdownTimeout.D())
@@ -109,7 +119,29 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	go purgeLoop(ctx, st, log)
+	stopReloading := reloadOnHangup(ctx, hup, gw.ReloadTLS, log)
+	defer stopReloading()
 	return gw.Serve(ctx, stop.begin)
+}
+
+// reloadOnHangup calls reload at every signal on hup until the returned
+// stop is called, which waits for a reload under way.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, reload func() error, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading the TLS certificates and client CAs")
+				reload() // each failure is logged by the gateway, which keeps what it had
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // stopClock is the one deadline of a node's stop: server.shutdown_timeout
