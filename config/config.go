@@ -25,7 +25,10 @@ type Config struct {
 	Login    Login    `yaml:"login"`
 	// Passwords is the policy for passwords that users are given.
 	Passwords Passwords `yaml:"passwords"`
-	JWT       JWT       `yaml:"jwt"`
+	// Caches bounds the memory of what latchkey remembers of credentials
+	// checked without the store.
+	Caches Caches `yaml:"caches"`
+	JWT    JWT    `yaml:"jwt"`
 	// Certificates says how client certificates map to principals.
 	Certificates Certificates `yaml:"certificates"`
 	// UI is the pages for people: sign in, My settings, administration.
@@ -160,6 +163,16 @@ type UI struct {
 // administrator or by themselves.
 type Passwords struct {
 	MinLength int `yaml:"min_length"` // default 8; 8 to 256
+}
+
+// Caches bounds, in MiB of heap, the memory of verified credentials: the
+// tokens verified (every verifier's and latchkey's issuer's together) and
+// the principals made for verified tokens and for client certificates
+// (each of the two methods its own). What an entry weighs is the heap it
+// really takes.
+type Caches struct {
+	TokensMiB     int `yaml:"tokens_mib"`     // default 32; 0 (remember none) to 4096
+	PrincipalsMiB int `yaml:"principals_mib"` // default 8; 0 (remember none) to 4096
 }
 
 // JWT configures JSON Web Tokens: the verifiers of tokens that others sign,

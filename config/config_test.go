@@ -65,6 +65,7 @@ func TestDefault(t *testing.T) {
 		Login: Login{Path: "/api/v1/login", LogoutPath: "/api/v1/logout", APIKeyPath: "/api/v1/api_keys", AdminPath: "/api/v1",
 			MaxFailures: 10, MaxAddressFailures: 100, FailureWindow: Duration(15 * time.Minute)},
 		Passwords: Passwords{MinLength: 8},
+		Caches:    Caches{TokensMiB: 32, PrincipalsMiB: 8},
 		JWT: JWT{Issuer: JWTIssuer{Algorithm: "ES256", Issuer: "latchkey", Audience: "latchkey",
 			Lifetime: Duration(24 * time.Hour), RotateEvery: Duration(720 * time.Hour)},
 			Session: JWTSession{CSRFCookie: "_csrfToken", CSRFHeader: "qlik-csrf-token"}},
@@ -152,9 +153,9 @@ func TestErrors(t *testing.T) {
 		{"testdata/null_document.yaml", opts(), []wantErr{{"", 1, "", "holds no keys"}}},
 		{"testdata/two_documents.yaml", opts(), []wantErr{{"", 3, "", "second YAML document"}}},
 		{"testdata/syntax_error.yaml", opts(), []wantErr{{"", 2, "", "YAML syntax"}}},
-		{"testdata/top_level_list.yaml", opts(), []wantErr{{"", 1, "", "must be a mapping with the keys admin, api_keys, certificates, data_dir, jwt"}}},
+		{"testdata/top_level_list.yaml", opts(), []wantErr{{"", 1, "", "must be a mapping with the keys admin, api_keys, caches, certificates, data_dir, jwt"}}},
 		{"testdata/unknown_top.yaml", opts(), []wantErr{{"", 2, "listner",
-			"unknown key (known keys here: admin, api_keys, certificates, data_dir, jwt, listeners, log, login, passwords, routes, server, sessions, store, ui)"}}},
+			"unknown key (known keys here: admin, api_keys, caches, certificates, data_dir, jwt, listeners, log, login, passwords, routes, server, sessions, store, ui)"}}},
 		{"testdata/unknown_nested.yaml", opts(), []wantErr{
 			{"", 6, "listeners[0].tls.foo", "unknown key (known keys here: cert_file, client_auth, client_ca_file, insecure_plain_http, key_file, min_version, reload_interval)"},
 			{"", 11, "routes[0].stripprefix", "unknown key (known keys here: abilities, allow_anonymous, auth, host, jwt_verifiers, listeners, methods, name, prefix, strip_prefix, strip_xrfkey, timeout, upstream, upstream_jwt, xrfkey)"},
@@ -651,5 +652,40 @@ func TestUI(t *testing.T) {
 		if !reflect.DeepEqual(c.UI, tt.want) {
 			t.Errorf("%q: ui = %+v, want %+v", tt.yaml, c.UI, tt.want)
 		}
+	}
+}
+
+func TestCaches(t *testing.T) {
+	tests := []struct {
+		yaml               string
+		tokens, principals int
+		err                string
+	}{
+		{"data_dir: d", 32, 8, ""},
+		{"caches: {tokens_mib: 0, principals_mib: 0}", 0, 0, ""},
+		{"caches: {tokens_mib: 256}", 256, 8, ""},
+		{"caches: {tokens_mib: -1}", 0, 0, ":1: caches.tokens_mib: -1 is out of range; use 0 (remember nothing) to 4096 MiB"},
+		{"caches: {principals_mib: 5000}", 0, 0, ":1: caches.principals_mib: 5000 is out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.yaml, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(file, []byte(tt.yaml+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(file, opts())
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Caches.TokensMiB != tt.tokens || c.Caches.PrincipalsMiB != tt.principals {
+				t.Errorf("caches %+v, want %d and %d", c.Caches, tt.tokens, tt.principals)
+			}
+		})
 	}
 }

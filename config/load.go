@@ -209,6 +209,8 @@ func (c *Config) setDefaults() {
 	str(&c.Login.APIKeyPath, "login.api_key_path", "/api/v1/api_keys")
 	str(&c.Login.AdminPath, "login.admin_path", "/api/v1")
 	num(&c.Passwords.MinLength, "passwords.min_length", 8)
+	num(&c.Caches.TokensMiB, "caches.tokens_mib", 32)
+	num(&c.Caches.PrincipalsMiB, "caches.principals_mib", 8)
 	num(&c.Login.MaxFailures, "login.max_failures", 10)
 	num(&c.Login.MaxAddressFailures, "login.max_address_failures", 100)
 	dur(&c.Login.FailureWindow, "login.failure_window", Duration(15*time.Minute))

@@ -36,6 +36,11 @@ func (c *Config) Validate(authMethods []string) error {
 	if n := c.Passwords.MinLength; n < 8 || n > 256 {
 		v.add("passwords.min_length", "%d is out of range; use 8 to 256", n)
 	}
+	for path, n := range map[string]int{"caches.tokens_mib": c.Caches.TokensMiB, "caches.principals_mib": c.Caches.PrincipalsMiB} {
+		if n < 0 || n > 4096 {
+			v.add(path, "%d is out of range; use 0 (remember nothing) to 4096 MiB", n)
+		}
+	}
 	v.jwt(c.JWT)
 	names, addrs := map[string]int{}, map[string]int{}
 	for i, l := range c.Listeners {

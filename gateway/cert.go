@@ -39,7 +39,7 @@ func newCertAuth(d *methodDeps) Authenticator {
 	a := &certAuth{creds: d.creds, identity: c.Identity, directory: c.Directory,
 		header:  http.CanonicalHeaderKey(c.ImpersonationHeader),
 		trustCN: map[string]struct{}{}, trustFP: map[string]struct{}{},
-		memo: newPrincipalMemo[certKey](d.creds)}
+		memo: newPrincipalMemo[certKey](d.creds, d.memoBytes)}
 	for _, t := range c.Trusted {
 		switch kind, val, _ := strings.Cut(t, ":"); kind {
 		case "cn":

@@ -46,6 +46,7 @@ func testConfig(routes ...config.Route) *config.Config {
 		},
 		Routes:       routes,
 		Certificates: config.Certificates{ImpersonationHeader: "X-Qlik-User"},
+		Caches:       config.Caches{TokensMiB: 32, PrincipalsMiB: 8},
 	}
 }
 

@@ -29,7 +29,7 @@ type routeScoped interface {
 }
 
 func newJWTAuth(d *methodDeps) Authenticator {
-	return &jwtAuth{d: d, memo: newPrincipalMemo[*jwtverify.Result](d.creds)}
+	return &jwtAuth{d: d, memo: newPrincipalMemo[*jwtverify.Result](d.creds, d.memoBytes)}
 }
 
 // Method returns "jwt".

@@ -26,16 +26,17 @@ import (
 //     and set), so a change that lands meanwhile is never hidden.
 //   - Memory: entries are weighed by the heap they keep alive — the
 //     principal, and the key (a verified token's Result, a certificate)
-//     — and their weights stay within memoBytes.
+//     — and their weights stay within the memo's budget (caches.principals_mib;
+//     0 remembers nothing).
 //   - Admission is the caller's: the JWT method sets only Results its
 //     verifier's cache remembers (jwtverify.Result.Remembered, a token
 //     seen twice), so a flood of one-time tokens keeps nothing here; a
 //     client certificate is set on its connection's first request (a
 //     connection is the unit a certificate comes back on).
 type principalMemo[K comparable] struct {
-	c     *otter.Cache[K, memoEntry]
-	start time.Time     // entries' times count from here (a monotonic clock read)
-	gen   func() uint64 // the access generation
+	c     *otter.Cache[K, memoEntry] // nil: remembers nothing
+	start time.Time                  // entries' times count from here (a monotonic clock read)
+	gen   func() uint64              // the access generation
 }
 
 type memoEntry struct {
@@ -45,29 +46,37 @@ type memoEntry struct {
 }
 
 const (
-	memoBytes  = 8 << 20
 	memoMaxAge = 10 * time.Minute
 	// memoEntryBytes is an entry's node in the cache, its table slot and
 	// policy structures (as jwtverify's entryBytes).
 	memoEntryBytes = 160
 )
 
-func newPrincipalMemo[K comparable](creds *credential.Service) *principalMemo[K] {
+// newPrincipalMemo returns a memo of at most budget bytes (≤ 0: one that
+// remembers nothing) that follows creds' access generation.
+func newPrincipalMemo[K comparable](creds *credential.Service, budget int64) *principalMemo[K] {
 	gen := func() uint64 { return 0 }
 	if creds != nil {
 		gen = creds.AccessGeneration
 	}
-	return &principalMemo[K]{start: time.Now(), gen: gen,
-		c: otter.Must(&otter.Options[K, memoEntry]{
-			MaximumWeight: memoBytes,
-			Weigher: func(k K, e memoEntry) uint32 {
-				return uint32(memoEntryBytes + keyBytes(k) + principalBytes(e.p))
-			},
-		})}
+	m := &principalMemo[K]{start: time.Now(), gen: gen}
+	if budget <= 0 {
+		return m
+	}
+	m.c = otter.Must(&otter.Options[K, memoEntry]{
+		MaximumWeight: uint64(budget),
+		Weigher: func(k K, e memoEntry) uint32 {
+			return uint32(memoEntryBytes + keyBytes(k) + principalBytes(e.p))
+		},
+	})
+	return m
 }
 
 // get returns the principal remembered for k, or nil.
 func (m *principalMemo[K]) get(k K) *latchkey.Principal {
+	if m.c == nil {
+		return nil
+	}
 	e, ok := m.c.GetIfPresent(k)
 	if !ok || e.gen != m.gen() || time.Since(m.start) >= e.until {
 		return nil
@@ -88,7 +97,7 @@ func (m *principalMemo[K]) set(k K, p *latchkey.Principal, gen uint64, found boo
 	if !p.ExpiresAt.IsZero() {
 		age = min(age, time.Until(p.ExpiresAt))
 	}
-	if age > 0 {
+	if age > 0 && m.c != nil {
 		m.c.Set(k, memoEntry{p: p, gen: gen, until: time.Since(m.start) + age})
 	}
 }

@@ -84,7 +84,7 @@ func TestRememberedPrincipalsFollowTheStore(t *testing.T) {
 // did not hold.
 func TestPrincipalMemo(t *testing.T) {
 	var gen uint64
-	m := newPrincipalMemo[int](nil)
+	m := newPrincipalMemo[int](nil, 1<<20)
 	m.gen = func() uint64 { return gen }
 	long := &latchkey.Principal{Username: "a", ExpiresAt: time.Now().Add(time.Hour)}
 	m.set(1, long, m.generation(), true)
@@ -114,9 +114,10 @@ func TestPrincipalMemo(t *testing.T) {
 
 // TestPrincipalMemoWithinBudget: filled with far more remembered tokens
 // than fit, the memo keeps the heap it holds (its principals and the
-// Results they are keyed by) within 1.25× memoBytes; and one-time tokens
+// Results they are keyed by) within 1.25× its budget; and one-time tokens
 // keep nothing.
 func TestPrincipalMemoWithinBudget(t *testing.T) {
+	const memoBytes = 8 << 20
 	if testing.Short() {
 		t.Skip("fills the memo with 100,000 principals")
 	}
@@ -140,7 +141,7 @@ func TestPrincipalMemoWithinBudget(t *testing.T) {
 	}
 	t.Run("remembered", func(t *testing.T) {
 		before := heap()
-		m := newPrincipalMemo[*jwtverify.Result](nil)
+		m := newPrincipalMemo[*jwtverify.Result](nil, memoBytes)
 		for i := range 100_000 {
 			res, p := entry(i)
 			m.set(res, p, 0, true)

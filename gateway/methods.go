@@ -39,12 +39,15 @@ type methodDeps struct {
 	verifierNames []string
 	verifiers     map[string]TokenVerifier
 	issuer        Issuer
+	// memoBytes is the heap each method's principal memo may take.
+	memoBytes int64
 }
 
 // newMethodDeps gathers what the built-in methods use from cfg and d.
 func newMethodDeps(cfg *config.Config, d Deps, required *requiredHeaders) *methodDeps {
 	md := &methodDeps{creds: d.Creds, required: required, sessions: cfg.Sessions, apiKeys: cfg.APIKeys,
-		jwtSession: cfg.JWT.Session, certificates: cfg.Certificates, verifiers: d.Verifiers, issuer: d.Issuer}
+		jwtSession: cfg.JWT.Session, certificates: cfg.Certificates, verifiers: d.Verifiers, issuer: d.Issuer,
+		memoBytes: int64(cfg.Caches.PrincipalsMiB) << 20}
 	for _, v := range cfg.JWT.Verifiers {
 		md.verifierNames = append(md.verifierNames, v.Name)
 	}
