@@ -433,8 +433,9 @@ func (e *env) idle(fo floodOptions, floodEnd time.Time) {
 		every = time.Second
 	}
 	fmt.Printf("\nIdle after the flood, -idle %s: VmRSS every %s, nothing forced (the one GC that measured the heap\n"+
-		"after B aside). RSS after start (the gateway listening; before the bench user's argon2id hash and any load): %s.\n",
-		fo.idle, every, mibKB(e.afterStartRSS))
+		"after B aside). RSS after start (the gateway listening; before the bench user's argon2id hash and any load): %s;\n"+
+		"after the setup's argon2id hash and sign-in (64 MiB each), for reference: %s.\n",
+		fo.idle, every, mibKB(e.afterStartRSS), mibKB(e.afterSetupRSS))
 	fmt.Printf("The flood's tokens stay in the token cache until evicted or expired (-flood-exp %s, plus the verifier's\n"+
 		"leeway): the harness has no way to empty the cache, so the budget is freed only if they expire within -idle.\n", fo.exp)
 	var last int64

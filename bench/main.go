@@ -10,6 +10,8 @@
 //	go run ./bench                  # every scenario, -c 32, -d 3s, 3 rounds
 //	go run ./bench -c 32 -d 3s -wrong-passwords 200 -keys 1000000
 //	go run ./bench -new-conns       # also a new TLS connection per request
+//	go run ./bench -only fa-jwt-rs256,fa-jwt-rs256-fresh   # forward-auth, repeated and fresh tokens
+//	go run ./bench -only auth-off -flood -idle 60s         # a flood of 100,000 distinct tokens
 //
 // Client and gateway share the machine's cores: the figures compare
 // methods with each other on one machine, not latchkey with other servers.
@@ -350,7 +352,8 @@ func keepAliveScenarios(e *env) []scenario {
 }
 
 // serve prints the gateway's address and, one per line, each scenario that
-// another load generator can drive (all but client-cert) as
+// another load generator can drive (one header, the same every time: not
+// client-cert, forward-auth or the -fresh ones) as
 // "scenario NAME PATH [HEADER: VALUE]", then serves until interrupted.
 // bench/wrk.sh drives them with wrk.
 func serve(ctx context.Context, e *env) error {

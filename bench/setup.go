@@ -46,6 +46,7 @@ type env struct {
 	rsKey                             *rsa.PrivateKey    // signs the RS256 tokens
 	edKey                             ed25519.PrivateKey // signs the EdDSA tokens
 	afterStartRSS                     int64              // VmRSS in kB once the gateway listened, before the credentials (argon2id) and any load
+	afterSetupRSS                     int64              // the same once the credentials were made (two argon2id runs of 64 MiB)
 	fresh                             *tokenPool         // the -fresh scenarios' tokens; nil when none runs
 }
 
@@ -213,6 +214,7 @@ func setup(ctx context.Context, dir string) (_ *env, err error) {
 	if e.edToken, err = signJWT("EdDSA", edKey, claims()); err != nil {
 		return nil, err
 	}
+	e.afterSetupRSS = rssKB()
 	return e, nil
 }
 
