@@ -400,6 +400,10 @@ func (e *env) flood(fo floodOptions, d, warm time.Duration) error {
 	fmt.Println(" ", targetLine("repeated-token p99 ratio", float64(repB.p99)/float64(repA.p99), atMost, 1.2))
 	fmt.Println(" ", targetLine("auth-off p99 ratio", float64(offB.p99)/float64(offA.p99), atMost, 1.2))
 	fmt.Println(" ", targetLine("heap growth / token-cache budget", float64(growth)/float64(budget), atMost, 1.25))
+	if interval := time.Duration(float64(fo.victimConns) / fo.victimRate * float64(time.Second)); fo.victimRate > 0 && max(repB.p50, offB.p50) > interval {
+		fmt.Printf("  (a p50 in B above %s, the interval between one connection's requests: the connections fell behind\n"+
+			"  their schedule, and the latencies include that backlog; more -flood-victim-conns separates the two)\n", ms(interval))
+	}
 	if fo.tokens < 100000 || !fl.exhausted {
 		fmt.Printf("  (the targets are for a flood of 100,000 distinct tokens; this one sent %d)\n", min(fl.sent, fo.tokens))
 	}
@@ -439,10 +443,13 @@ func (e *env) idle(fo floodOptions, floodEnd time.Time) {
 	fmt.Printf("The flood's tokens stay in the token cache until evicted or expired (-flood-exp %s, plus the verifier's\n"+
 		"leeway): the harness has no way to empty the cache, so the budget is freed only if they expire within -idle.\n", fo.exp)
 	var last int64
+	atEnd := snapshot()
 	for t := every; t <= fo.idle; t += every {
 		time.Sleep(time.Until(floodEnd.Add(t)))
-		last = rssKB()
-		fmt.Printf("  +%-4s %s (%.2f×)\n", t, mibKB(last), float64(last)/float64(e.afterStartRSS))
+		sn := snapshot()
+		last = sn.rss
+		fmt.Printf("  +%-6s %s (%.2f×); live heap at the last GC %s, GC cycles since the flood %d\n", t, mibKB(last),
+			float64(last)/float64(e.afterStartRSS), mib(sn.live), sn.numGC-atEnd.numGC)
 	}
 	debug.FreeOSMemory()
 	freed := rssKB()

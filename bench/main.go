@@ -76,7 +76,7 @@ func main() {
 	flag.StringVar(&o.floodOp.alg, "flood-alg", "eddsa", "the flood tokens' algorithm: eddsa (about 20 µs to mint) or rs256 (about 1 ms)")
 	flag.DurationVar(&o.floodOp.exp, "flood-exp", time.Hour, "lifetime of the flood tokens (from minting)")
 	flag.DurationVar(&o.floodOp.max, "flood-max", 2*time.Minute, "the longest the flood phase lasts")
-	flag.IntVar(&o.floodOp.victimConns, "flood-victim-conns", 4, "connections of each unrelated kind (repeated token, auth-off) in -flood")
+	flag.IntVar(&o.floodOp.victimConns, "flood-victim-conns", 8, "connections of each unrelated kind (repeated token, auth-off) in -flood")
 	flag.Float64Var(&o.floodOp.victimRate, "flood-victim-rate", 500, "requests/s of each unrelated kind in -flood; 0: closed loop, as fast as they go")
 	flag.DurationVar(&o.floodOp.idle, "idle", 0, "after -flood, sample RSS while idle for this long (0: skip)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (client included) to this file")
