@@ -61,22 +61,29 @@ type scenario struct {
 	name    string
 	base    string // the gateway, https://host:port; "" for the main one
 	path    string
-	header  [2]string // name, value; empty for none
-	cert    bool      // present the client certificate
-	newConn bool      // a new connection, with a full TLS handshake, per request
+	header  [2]string   // name, value; empty for none
+	extra   [][2]string // more headers, the same on every request (forward-auth's)
+	cert    bool        // present the client certificate
+	newConn bool        // a new connection, with a full TLS handshake, per request
 	// next, when set, gives the header's value for every measured request
 	// (the warm-up sends header[1]); false when there is none left, which
 	// ends the measurement early.
 	next func() (string, bool)
+	// pool, when set, gives the header's value for every measured request,
+	// a token never sent before while there are any (see tokenPool).
+	pool *tokenPool
 }
 
 // result is what one scenario measured.
 type result struct {
 	name     string
 	n, fails int
-	elapsed  time.Duration
-	p50, p99 time.Duration
-	status   map[int]int
+	// fresh and cycled count the measured requests that took a token from
+	// the scenario's pool: never sent before, or sent before (cycled).
+	fresh, cycled int
+	elapsed       time.Duration
+	p50, p99      time.Duration
+	status        map[int]int
 }
 
 func (r result) rps() float64 { return float64(r.n) / r.elapsed.Seconds() }
@@ -101,8 +108,13 @@ func (e *env) drive(sc scenario, conc int, d, warm time.Duration) result {
 				if v, ok = sc.next(); !ok {
 					return false
 				}
+			} else if lat != nil && sc.pool != nil {
+				v, _ = sc.pool.take()
 			}
 			req.Header.Set(sc.header[0], v)
+		}
+		for _, h := range sc.extra {
+			req.Header.Set(h[0], h[1])
 		}
 		t0 := time.Now()
 		resp, err := client.Do(req)
@@ -148,8 +160,15 @@ func (e *env) drive(sc scenario, conc int, d, warm time.Duration) result {
 		return all, status, elapsed
 	}
 	run(warm, false)
+	var taken int64
+	if sc.pool != nil {
+		taken = sc.pool.taken()
+	}
 	lat, status, elapsed := run(d, true)
 	r := result{name: sc.name, elapsed: elapsed, status: status}
+	if sc.pool != nil {
+		r.fresh, r.cycled = sc.pool.split(taken, sc.pool.taken())
+	}
 	for code, n := range status {
 		if code == 200 {
 			r.n += n

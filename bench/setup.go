@@ -43,6 +43,11 @@ type env struct {
 
 	apiKey, session, rsToken, edToken string
 	clientCert                        tls.Certificate
+	rsKey                             *rsa.PrivateKey    // signs the RS256 tokens
+	edKey                             ed25519.PrivateKey // signs the EdDSA tokens
+	afterStartRSS                     int64              // VmRSS in kB once the gateway listened, before the credentials (argon2id) and any load
+	afterSetupRSS                     int64              // the same once the credentials were made (two argon2id runs of 64 MiB)
+	fresh                             *tokenPool         // the -fresh scenarios' tokens; nil when none runs
 }
 
 // instance is one running gateway with its store and credential service.
@@ -60,7 +65,10 @@ type instance struct {
 
 // configYAML is the gateway's configuration: one route per scenario, all to
 // the same upstream, on one HTTPS listener that asks for (optional) client
-// certificates.
+// certificates; forward-auth at its default path, /auth/verify. The flood
+// route's verifier takes RS256 and EdDSA, so that the flood's tokens (EdDSA
+// by default, cheap to mint) share one token cache with the repeated RS256
+// token sent beside them.
 const configYAML = `data_dir: %[1]s
 log:
   level: error
@@ -79,6 +87,10 @@ jwt:
       keys: [{file: %[1]s/ed.pem}]
       algorithms: [EdDSA]
       audience: [bench]
+    - name: flood
+      keys: [{file: %[1]s/rs.pem}, {file: %[1]s/ed.pem}]
+      algorithms: [RS256, EdDSA]
+      audience: [bench]
 listeners:
   - name: main
     address: 127.0.0.1:0
@@ -93,6 +105,7 @@ routes:
   - {name: rs256, prefix: /rs256/, upstream: "%[2]s", auth: [jwt], jwt_verifiers: [rs]}
   - {name: eddsa, prefix: /eddsa/, upstream: "%[2]s", auth: [jwt], jwt_verifiers: [ed]}
   - {name: cert, prefix: /cert/, upstream: "%[2]s", auth: [cert]}
+  - {name: flood, prefix: /flood/, upstream: "%[2]s", auth: [jwt], jwt_verifiers: [flood]}
 `
 
 // upstreamBody is what the upstream answers: small, like an API's JSON.
@@ -125,6 +138,7 @@ func setup(ctx context.Context, dir string) (_ *env, err error) {
 	if err != nil {
 		return nil, err
 	}
+	e.rsKey, e.edKey = rsKey, edKey
 	for name, pub := range map[string]any{"rs.pem": &rsKey.PublicKey, "ed.pem": edPub} {
 		der, err := x509.MarshalPKIXPublicKey(pub)
 		if err != nil {
@@ -166,6 +180,7 @@ func setup(ctx context.Context, dir string) (_ *env, err error) {
 	if e.instance, err = start(ctx, cfgFile, nil); err != nil {
 		return nil, err
 	}
+	e.afterStartRSS = rssKB()
 
 	// The credentials.
 	hash, err := password.NewHasher(password.DefaultParams, 0).Hash(ctx, benchPassword)
@@ -199,6 +214,7 @@ func setup(ctx context.Context, dir string) (_ *env, err error) {
 	if e.edToken, err = signJWT("EdDSA", edKey, claims()); err != nil {
 		return nil, err
 	}
+	e.afterSetupRSS = rssKB()
 	return e, nil
 }
 
