@@ -142,15 +142,18 @@ func newSession(t *testing.T, s latchkey.Store, userID int64, id string, edit fu
 	return ses
 }
 
-// Recorder collects the changes a store delivers to one subscriber.
+// Recorder collects the changes a store delivers to one subscriber. The
+// feed calls its subscribers in the order they subscribed, so a Recorder
+// subscribed after another subscriber hears each change after it.
 type Recorder struct {
-	mu  sync.Mutex
-	got []latchkey.Change
+	mu   sync.Mutex
+	got  []latchkey.Change
+	grew chan struct{} // closed, and replaced, when a change is recorded
 }
 
 // Record subscribes a Recorder to the feed until the test ends.
 func Record(t testing.TB, feed latchkey.ChangeFeed) *Recorder {
-	r := new(Recorder)
+	r := &Recorder{grew: make(chan struct{})}
 	t.Cleanup(feed.Subscribe(r.add))
 	return r
 }
@@ -160,6 +163,8 @@ func (r *Recorder) add(c latchkey.Change) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, c)
+	close(r.grew)
+	r.grew = make(chan struct{})
 }
 
 // Changes returns the changes recorded so far.
@@ -178,19 +183,35 @@ func (r *Recorder) Take() []latchkey.Change {
 	return got
 }
 
-// Wait polls until want has been recorded, and fails the test when it has
+// Wait waits until want has been recorded, and fails the test when it has
 // not been within timeout.
 func (r *Recorder) Wait(t testing.TB, want latchkey.Change, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	r.WaitUntil(t, timeout, fmt.Sprintf("no %+v", want), func(got []latchkey.Change) bool {
+		return slices.Contains(got, want)
+	})
+}
+
+// WaitUntil waits until cond holds for the changes recorded so far,
+// checking it after each recorded change, and fails the test with what when
+// it does not within timeout: the time a change may take to come through
+// the database, not a pause.
+func (r *Recorder) WaitUntil(t testing.TB, timeout time.Duration, what string, cond func([]latchkey.Change) bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for {
-		if slices.Contains(r.Changes(), want) {
+		r.mu.Lock()
+		ok, grew := cond(r.got), r.grew
+		r.mu.Unlock()
+		if ok {
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %+v within %v; recorded %+v", want, timeout, r.Changes())
+		select {
+		case <-grew:
+		case <-deadline.C:
+			t.Fatalf("%s within %v; recorded %+v", what, timeout, r.Changes())
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
