@@ -144,16 +144,17 @@ func newSession(t *testing.T, s latchkey.Store, userID int64, id string, edit fu
 
 // Recorder collects the changes a store delivers to one subscriber. The
 // feed calls its subscribers in the order they subscribed, so a Recorder
-// subscribed after another subscriber hears each change after it.
+// subscribed after another subscriber hears each change after it. The zero
+// Recorder is ready to use.
 type Recorder struct {
 	mu   sync.Mutex
 	got  []latchkey.Change
-	grew chan struct{} // closed, and replaced, when a change is recorded
+	grew chan struct{} // closed, and replaced, when a change is recorded; nil until waited on
 }
 
 // Record subscribes a Recorder to the feed until the test ends.
 func Record(t testing.TB, feed latchkey.ChangeFeed) *Recorder {
-	r := &Recorder{grew: make(chan struct{})}
+	r := new(Recorder)
 	t.Cleanup(feed.Subscribe(r.add))
 	return r
 }
@@ -163,8 +164,10 @@ func (r *Recorder) add(c latchkey.Change) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, c)
-	close(r.grew)
-	r.grew = make(chan struct{})
+	if r.grew != nil {
+		close(r.grew)
+		r.grew = nil
+	}
 }
 
 // Changes returns the changes recorded so far.
@@ -202,7 +205,11 @@ func (r *Recorder) WaitUntil(t testing.TB, timeout time.Duration, what string, c
 	defer deadline.Stop()
 	for {
 		r.mu.Lock()
-		ok, grew := cond(r.got), r.grew
+		ok := cond(r.got)
+		if r.grew == nil {
+			r.grew = make(chan struct{})
+		}
+		grew := r.grew
 		r.mu.Unlock()
 		if ok {
 			return
