@@ -56,6 +56,8 @@ type instance struct {
 	ownsStore bool // opened by start, closed by close
 	creds     *credential.Service
 	verifiers []*jwtverify.Verifier
+	tokens    *jwtverify.Cache // the verifiers' memory of verified tokens
+	caches    config.Caches    // its budget, and the principal memos'
 	gw        *gateway.Server
 	base      string        // https://127.0.0.1:port
 	startup   time.Duration // reading the configuration → listening
@@ -255,8 +257,9 @@ func (g *instance) start(ctx context.Context, cfgFile string) error {
 		return err
 	}
 	verifiers := map[string]gateway.TokenVerifier{}
+	g.tokens, g.caches = gateway.TokenCache(cfg.Caches), cfg.Caches
 	for _, c := range cfg.JWT.Verifiers {
-		v, err := jwtverify.New(ctx, gateway.VerifierConfig(c), os.Getenv, log)
+		v, err := jwtverify.New(ctx, gateway.VerifierConfig(c, g.tokens), os.Getenv, log)
 		if err != nil {
 			return err
 		}
@@ -287,6 +290,7 @@ func (g *instance) close() {
 	for _, v := range g.verifiers {
 		v.Close()
 	}
+	g.tokens.Close()
 	if g.creds != nil {
 		g.creds.Close()
 	}

@@ -192,7 +192,7 @@ func benchEdDSADecision(b *testing.B, cached bool) {
 	c.Name = "ed"
 	c.Keys = []config.JWTKey{{PEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}}
 	c.Algorithms = []string{"EdDSA"}
-	v, err := jwtverify.New(context.Background(), VerifierConfig(c), nil, nil)
+	v, err := jwtverify.New(context.Background(), VerifierConfig(c, testTokenCache(b)), nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

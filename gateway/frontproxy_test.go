@@ -155,20 +155,20 @@ func startProxy(t *testing.T, addr string, cmd *exec.Cmd) {
 			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), out)
 		}
 	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	// The proxy tells nothing when it is ready but by accepting
+	// connections.
+	testenv.Eventually(t, 10*time.Second, filepath.Base(cmd.Path)+" does not listen on "+addr, func() bool {
 		select {
 		case <-exited:
 			t.Fatalf("%s exited at start:\n%s", filepath.Base(cmd.Path), out)
 		default:
 		}
-		if c, err := net.Dial("tcp", addr); err == nil {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
 			c.Close()
-			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not listen on %s:\n%s", filepath.Base(cmd.Path), addr, out)
-		}
-	}
+		return err == nil
+	})
 }
 
 // frontProxyCase is latchkey (over TLS) behind a front proxy, an upstream

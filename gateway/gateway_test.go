@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -283,10 +285,12 @@ func TestUnknownMethodRefused(t *testing.T) {
 }
 
 // TestGracefulShutdown starts real listeners (TLS with a generated
-// certificate, and plain HTTP), begins a slow request, stops the server, and
-// checks that the request still completes.
+// certificate, and plain HTTP), begins a slow request, stops the server,
+// waits until every listener has begun its shutdown (and refuses new
+// connections), and checks that the request in flight still completes.
 func TestGracefulShutdown(t *testing.T) {
 	release := make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
 	started := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
@@ -294,6 +298,7 @@ func TestGracefulShutdown(t *testing.T) {
 		io.WriteString(w, "done")
 	}))
 	defer slow.Close()
+	defer releaseOnce() // a failure must not leave slow.Close waiting for the handler
 	cfg := testConfig(config.Route{Name: "slow", Prefix: "/", Upstream: slow.URL})
 	cfg.DataDir = t.TempDir()
 	cfg.Listeners = []config.Listener{
@@ -306,6 +311,12 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
+	}
+	// http.Server runs its shutdown hooks once Shutdown has closed its
+	// listener: each listener reports that its drain began.
+	draining := make(chan string, len(s.listeners))
+	for _, l := range s.listeners {
+		l.srv.RegisterOnShutdown(func() { draining <- l.name })
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
@@ -327,9 +338,23 @@ func TestGracefulShutdown(t *testing.T) {
 		result <- string(b)
 	}()
 	<-started
+	addrs := s.Addrs()
 	cancel()
-	time.Sleep(50 * time.Millisecond) // let Shutdown begin while the request is in flight
-	close(release)
+	for range s.listeners {
+		within(t, draining, 10*time.Second, "the shutdown of a listener")
+	}
+	for name, addr := range addrs {
+		if c, err := net.Dial("tcp", addr.String()); err == nil {
+			c.Close()
+			t.Errorf("listener %s accepts connections while draining", name)
+		}
+	}
+	select {
+	case got := <-result:
+		t.Fatalf("the request in flight ended before its upstream answered: %q", got)
+	default:
+	}
+	releaseOnce()
 	if got := <-result; got != "done" {
 		t.Fatalf("in-flight request got %q, want done", got)
 	}

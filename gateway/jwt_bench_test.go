@@ -27,7 +27,7 @@ func (u uncachedVerifier) Verify(ctx context.Context, raw string) (*jwtverify.Re
 func benchRouteDecision(b *testing.B, cached bool) {
 	f := newFixture(b)
 	f.addUser(`LAB\goran`)
-	v, err := jwtverify.New(context.Background(), VerifierConfig(bearerVerifierConfig(b, "qs")), nil, nil)
+	v, err := jwtverify.New(context.Background(), VerifierConfig(bearerVerifierConfig(b, "qs"), testTokenCache(b)), nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -104,7 +104,7 @@ func newBearerFixture(t testing.TB, routes ...config.Route) *fixture {
 	cfg.JWT.Verifiers = []config.JWTVerifier{bearerVerifierConfig(t, "qs"), bearerVerifierConfig(t, "idp")}
 	verifiers := map[string]TokenVerifier{}
 	for _, c := range cfg.JWT.Verifiers {
-		v, err := jwtverify.New(context.Background(), VerifierConfig(c), func(string) string { return "" }, quietLog())
+		v, err := jwtverify.New(context.Background(), VerifierConfig(c, testTokenCache(t)), func(string) string { return "" }, quietLog())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +232,7 @@ func TestJWTMethod(t *testing.T) {
 
 func TestJWTMethodRouteConfig(t *testing.T) {
 	f := newFixture(t)
-	qs, err := jwtverify.New(context.Background(), VerifierConfig(bearerVerifierConfig(t, "qs")), nil, nil)
+	qs, err := jwtverify.New(context.Background(), VerifierConfig(bearerVerifierConfig(t, "qs"), testTokenCache(t)), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func newJWTFixture(t *testing.T) *jwtFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	is, err := jwtissue.New(context.Background(), f.st, quietLog(), IssuerOptions(defaultIssuer(), make([]byte, 32), nil))
+	is, err := jwtissue.New(context.Background(), f.st, quietLog(), IssuerOptions(defaultIssuer(), make([]byte, 32), nil, testTokenCache(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,9 @@ import (
 // functions hand them the configuration's values (defaults filled by
 // config.Load).
 
-// VerifierConfig is what jwtverify.New takes for a configured verifier.
-func VerifierConfig(c config.JWTVerifier) jwtverify.Config {
+// VerifierConfig is what jwtverify.New takes for a configured verifier that
+// remembers tokens in cache (nil: none; see TokenCache).
+func VerifierConfig(c config.JWTVerifier, cache *jwtverify.Cache) jwtverify.Config {
 	keys := make([]jwtverify.Key, len(c.Keys))
 	for i, k := range c.Keys {
 		keys[i] = jwtverify.Key{File: k.File, PEM: k.PEM, JWKSURL: k.JWKSURL, SecretEnv: k.SecretEnv, KeyID: k.KeyID}
@@ -23,12 +24,22 @@ func VerifierConfig(c config.JWTVerifier) jwtverify.Config {
 		Leeway: c.Leeway.D(), MaxLifetime: c.MaxLifetime.D(), QlikCloud: c.Profile == config.ProfileQlikCloud,
 		Claims: jwtverify.Claims{User: m.User, Directory: m.Directory, DefaultDirectory: m.DefaultDirectory,
 			Name: m.Name, Email: m.Email, Groups: m.Groups, Extra: m.Extra},
+		Cache: cache,
 	}
 }
 
 // IssuerOptions is what jwtissue.New takes for the configured issuer, with
-// the seal key and the previous one (nil for none).
-func IssuerOptions(c config.JWTIssuer, sealKey, previousSealKey []byte) jwtissue.Options {
+// the seal key and the previous one (nil for none), remembering tokens in
+// cache (nil: none).
+func IssuerOptions(c config.JWTIssuer, sealKey, previousSealKey []byte, cache *jwtverify.Cache) jwtissue.Options {
 	return jwtissue.Options{Algorithm: c.Algorithm, Issuer: c.Issuer, Audience: c.Audience,
-		Lifetime: c.Lifetime.D(), RotateEvery: c.RotateEvery.D(), SealKey: sealKey, PreviousSealKey: previousSealKey}
+		Lifetime: c.Lifetime.D(), RotateEvery: c.RotateEvery.D(), SealKey: sealKey, PreviousSealKey: previousSealKey,
+		Cache: cache}
+}
+
+// TokenCache is the one cache of verified tokens that every verifier and
+// the issuer share, of caches.tokens_mib (nil for 0: none). Its owner
+// closes it.
+func TokenCache(c config.Caches) *jwtverify.Cache {
+	return jwtverify.NewCache(int64(c.TokensMiB)<<20, nil)
 }

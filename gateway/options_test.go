@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"sync"
+	"testing"
 
 	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/jwtverify"
 )
 
 // defaultIssuer is jwt.issuer as the configuration gives it when it says
@@ -15,3 +17,11 @@ var defaultIssuer = sync.OnceValue(func() config.JWTIssuer {
 	}
 	return c.JWT.Issuer
 })
+
+// testTokenCache is a cache of verified tokens of the configuration's
+// default budget, closed when t ends.
+func testTokenCache(t testing.TB) *jwtverify.Cache {
+	c := TokenCache(config.Caches{TokensMiB: 32})
+	t.Cleanup(c.Close)
+	return c
+}

@@ -45,7 +45,7 @@ func ownTokenFixtureOf(t *testing.T, f *fixture) *ownTokenFixture {
 		of.mu.Unlock()
 	}))
 	t.Cleanup(up.Close)
-	is, err := jwtissue.New(context.Background(), of.st, quietLog(), IssuerOptions(defaultIssuer(), make([]byte, 32), nil))
+	is, err := jwtissue.New(context.Background(), of.st, quietLog(), IssuerOptions(defaultIssuer(), make([]byte, 32), nil, testTokenCache(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

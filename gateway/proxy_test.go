@@ -398,7 +398,7 @@ func TestUpstreamTimeout(t *testing.T) {
 func issuerFixture(t *testing.T, routes ...config.Route) (*fixture, *jwtissue.Issuer) {
 	t.Helper()
 	f := newFixture(t)
-	is, err := jwtissue.New(context.Background(), f.st, quietLog(), IssuerOptions(defaultIssuer(), make([]byte, 32), nil))
+	is, err := jwtissue.New(context.Background(), f.st, quietLog(), IssuerOptions(defaultIssuer(), make([]byte, 32), nil, testTokenCache(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,8 +39,8 @@ type Issuer struct {
 	seal *sealer // seals and opens the private halves in the store
 
 	set   atomic.Pointer[keySet]
-	gen   atomic.Uint64    // counts signing key changes reported by the feed
-	cache *jwtverify.Cache // tokens verified, until they expire or their key retires
+	gen   atomic.Uint64  // counts signing key changes reported by the feed
+	cache jwtverify.Part // tokens verified, until they expire or their key retires
 
 	mu         sync.Mutex // serialises reloads and rotation
 	lastForced time.Time  // last reload for an unknown kid, under mu
@@ -70,6 +70,9 @@ type Options struct {
 	// PreviousSealKey (empty, or 32 bytes) also opens stored keys while
 	// the seal key is being rotated; new keys are sealed with SealKey.
 	PreviousSealKey []byte
+	// Cache remembers the tokens verified, shared with the JWT verifiers
+	// (nil: none). The issuer does not close it.
+	Cache *jwtverify.Cache
 }
 
 // New returns an issuer over st's signing keys. It makes a key when the
@@ -97,11 +100,10 @@ func newIssuer(ctx context.Context, st latchkey.Store, log *slog.Logger, opt Opt
 		return nil, err
 	}
 	opt.SealKey, opt.PreviousSealKey = nil, nil // the sealer holds them
-	is := &Issuer{st: st, opt: opt, log: log, now: now, seal: seal, stop: make(chan struct{}), cache: jwtverify.NewCache(0, now)}
+	is := &Issuer{st: st, opt: opt, log: log, now: now, seal: seal, stop: make(chan struct{}), cache: opt.Cache.Part()}
 	is.unsubscribe = st.Subscribe(is.onChange)
 	if err := is.maintain(ctx); err != nil {
 		is.unsubscribe()
-		is.cache.Close()
 		return nil, err
 	}
 	is.done.Go(is.loop)
@@ -115,7 +117,6 @@ func (is *Issuer) Close() error {
 		is.unsubscribe()
 		close(is.stop)
 		is.done.Wait()
-		is.cache.Close()
 	})
 	return nil
 }
@@ -137,13 +138,13 @@ func (is *Issuer) loop() {
 	}
 }
 
-// onChange marks the cached key set stale, and forgets the tokens verified
-// with it, when another node (or this one) changed the signing keys, or
-// when changes may have been missed.
+// onChange marks the cached key set stale, and with it the tokens verified
+// with it (the cache returns them only at the generation they were
+// verified at), when another node (or this one) changed the signing keys,
+// or when changes may have been missed.
 func (is *Issuer) onChange(c latchkey.Change) {
 	if c.Kind == latchkey.ChangeSigningKey || c.Kind == latchkey.ChangeResync {
 		is.gen.Add(1)
-		is.cache.Clear()
 	}
 }
 

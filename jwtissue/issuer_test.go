@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/jwtverify"
 	"github.com/latchkey/latchkey/postgres"
 	"github.com/latchkey/latchkey/sqlite"
 	"github.com/latchkey/latchkey/storetest"
@@ -79,6 +80,8 @@ func newTestIssuer(t *testing.T, st latchkey.Store, c Options, clk *clock) *Issu
 	t.Helper()
 	c = configured(c)
 	c.SealKey = testSeal.SealKey
+	c.Cache = jwtverify.NewCache(32<<20, clk.now)
+	t.Cleanup(c.Cache.Close)
 	is, err := newIssuer(context.Background(), st, quiet(), c, clk.now)
 	if err != nil {
 		t.Fatal(err)
@@ -296,16 +299,19 @@ func TestTwoNodes(t *testing.T) {
 	if _, err := b.Verify(ctx, raw); err != nil {
 		t.Fatalf("b verifies a's token: %v", err)
 	}
+	before := jwksKeys(t, a)
+	heardB := storetest.Record(t, stores[1]) // after b's own subscription: hears each change after b
 	clk.advance(2*time.Hour + time.Second)
 	if err := a.maintain(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(jwksKeys(t, b)) != 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("b never saw a's rotation: %v", jwksKeys(t, b))
-		}
-		time.Sleep(50 * time.Millisecond)
+	heardB.WaitUntil(t, 5*time.Second, "b's store hears of no new signing key", func(got []latchkey.Change) bool {
+		return slices.ContainsFunc(got, func(c latchkey.Change) bool {
+			return c.Kind == latchkey.ChangeSigningKey && !slices.Contains(before, c.Name)
+		})
+	})
+	if kids := jwksKeys(t, b); len(kids) != 2 {
+		t.Fatalf("b did not take in a's rotation: %v", kids)
 	}
 	fresh, _, _ := a.Sign(ctx, goran)
 	rb, err := b.Verify(ctx, fresh)
@@ -361,16 +367,9 @@ func TestSimultaneousStart(t *testing.T) {
 		}
 		return r.KeyID
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		k0, k1, k2 := kid(issuers[0]), kid(issuers[1]), kid(issuers[2])
-		if k0 == k1 && k1 == k2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the nodes sign with different keys: %s %s %s", k0, k1, k2)
-		}
-		time.Sleep(50 * time.Millisecond)
+	heardAll(t, stores)
+	if k0, k1, k2 := kid(issuers[0]), kid(issuers[1]), kid(issuers[2]); k0 != k1 || k1 != k2 {
+		t.Fatalf("the nodes sign with different keys: %s %s %s", k0, k1, k2)
 	}
 	for _, is := range issuers {
 		if err := is.maintain(ctx); err != nil {
@@ -379,6 +378,32 @@ func TestSimultaneousStart(t *testing.T) {
 	}
 	if again, _ := stores[0].SigningKeys(ctx); len(again) != len(rows) {
 		t.Errorf("%d keys after maintenance, had %d", len(again), len(rows))
+	}
+}
+
+// heardAll returns once the feed of every store has delivered, to every
+// subscriber there, each change committed before heardAll was called. Each
+// store commits a marker change, and each waits for the marker of another:
+// a store's feed delivers the changes of the others in commit order, one
+// change to all its subscribers before the next.
+func heardAll(t *testing.T, stores []latchkey.Store) {
+	t.Helper()
+	const marker = 1 << 40 // no user has this id: ending its sessions changes nothing but the feed
+	heard := make([]*storetest.Recorder, len(stores))
+	for i, st := range stores {
+		heard[i] = storetest.Record(t, st)
+	}
+	for i, st := range stores {
+		if _, err := st.EndUserSessions(context.Background(), marker+int64(i), time.Now(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, r := range heard {
+		r.WaitUntil(t, 5*time.Second, "no marker of another store", func(got []latchkey.Change) bool {
+			return slices.ContainsFunc(got, func(c latchkey.Change) bool {
+				return c.Kind == latchkey.ChangeUserSession && c.UserID >= marker && c.UserID != marker+int64(i)
+			})
+		})
 	}
 }
 
@@ -474,19 +499,12 @@ func TestVerifyRemembers(t *testing.T) {
 	if kids := jwksKeys(t, is); len(kids) != 2 {
 		t.Fatalf("no rotation: %v", kids)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r, err := is.Verify(ctx, raw)
-		if err != nil {
-			t.Fatalf("the token before its expiry: %v", err)
-		}
-		if r != first {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a token is still answered from memory after the keys changed")
-		}
-		time.Sleep(20 * time.Millisecond)
+	// The store delivers its own changes as they commit, before maintain
+	// returns.
+	if r, err := is.Verify(ctx, raw); err != nil {
+		t.Fatalf("the token before its expiry: %v", err)
+	} else if r == first {
+		t.Fatal("a token is still answered from memory after the keys changed")
 	}
 
 	clk.advance(30 * time.Minute) // past its expiry and the leeway

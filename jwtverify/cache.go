@@ -2,6 +2,7 @@ package jwtverify
 
 import (
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -9,9 +10,6 @@ import (
 
 	"github.com/latchkey/latchkey/doorkeeper"
 )
-
-// DefaultCacheBytes is the memory a Cache is given unless told otherwise.
-const DefaultCacheBytes = 32 << 20
 
 // entryBytes is what one remembered token costs on the heap beside its own
 // bytes and its Result's: the cache's node with the key and value inline
@@ -23,7 +21,9 @@ const entryBytes = 192
 // Cache remembers verified tokens, keyed by the token itself, until a time
 // the verifier gives (the token's expiry, plus leeway). A client that
 // repeats its token then costs one map lookup: no hash of the token, no
-// signature check, no allocation. It is safe for concurrent use.
+// signature check, no allocation. Its users — each verifier, latchkey's
+// issuer — share it, each through a Part of its own, so that one budget
+// bounds them all. It is safe for concurrent use.
 //
 // Its invariants:
 //
@@ -38,6 +38,9 @@ const entryBytes = 192
 //     a flood of one-time tokens — keeps no entry, holds no memory and
 //     evicts nothing; a repeated token is checked twice, then answered
 //     from memory.
+//   - Parts: a result is returned only to the Part that set it; a token
+//     that two verifiers accept is remembered for the last that checked
+//     it.
 //   - Keys: a user of the cache whose keys can change (latchkey's own
 //     issuer) passes a generation: a count of the key changes it has
 //     heard, read before it read the keys a token was checked with. A
@@ -46,9 +49,47 @@ const entryBytes = 192
 //     returned, even if it was set after the change was heard. Verifiers
 //     whose keys do not change pass 0.
 type Cache struct {
-	c    *otter.Cache[string, cachedResult]
-	door *doorkeeper.Filter
-	now  func() time.Time
+	c     *otter.Cache[string, cachedResult]
+	door  *doorkeeper.Filter
+	now   func() time.Time
+	parts atomic.Uint64 // Parts handed out
+}
+
+// A Part is one user's share of a Cache. Its zero value, and the Part of a
+// nil Cache, remember nothing.
+type Part struct {
+	c     *Cache
+	owner uint64 // the part's number, in the generation's top 16 bits
+}
+
+// ownerShift places a Part's number above the generations its user counts
+// (2⁴⁸ key changes are never reached).
+const ownerShift = 48
+
+// Part returns a new share of c (nil: a Part that remembers nothing).
+func (c *Cache) Part() Part {
+	if c == nil {
+		return Part{}
+	}
+	return Part{c: c, owner: c.parts.Add(1) << ownerShift}
+}
+
+// Get returns the result this part remembers for raw at generation gen, or
+// nil (see Cache).
+func (p Part) Get(raw string, gen uint64) *Result {
+	if p.c == nil {
+		return nil
+	}
+	return p.c.get(raw, p.owner|gen)
+}
+
+// Set remembers that raw verified as res with the keys of generation gen,
+// until the given time — from the second time raw is Set; the first time
+// it is only noted. res must not be shared yet: Set marks it Remembered.
+func (p Part) Set(raw string, res *Result, until time.Time, gen uint64) {
+	if p.c != nil {
+		p.c.set(raw, res, until, p.owner|gen)
+	}
 }
 
 type cachedResult struct {
@@ -57,11 +98,12 @@ type cachedResult struct {
 	gen   uint64
 }
 
-// NewCache returns a cache of at most budget bytes (≤ 0: DefaultCacheBytes)
-// that reads the time from now (nil: time.Now).
+// NewCache returns a cache of at most budget bytes (latchkey's
+// caches.tokens_mib) that reads the time from now (nil: time.Now). A
+// budget ≤ 0 is no cache: nil, whose Parts remember nothing.
 func NewCache(budget int64, now func() time.Time) *Cache {
 	if budget <= 0 {
-		budget = DefaultCacheBytes
+		return nil
 	}
 	if now == nil {
 		now = time.Now
@@ -80,10 +122,10 @@ func NewCache(budget int64, now func() time.Time) *Cache {
 	})}
 }
 
-// Get returns the result remembered for raw at generation gen, or nil when
-// there is none, it was set at another generation, or its time is up (and
-// then forgets it).
-func (c *Cache) Get(raw string, gen uint64) *Result {
+// get returns the result remembered for raw at generation gen (the part's
+// number and its user's), or nil when there is none, it was set at another
+// generation, or its time is up (and then forgets it).
+func (c *Cache) get(raw string, gen uint64) *Result {
 	e, ok := c.c.GetIfPresent(raw)
 	if !ok || e.gen != gen {
 		return nil
@@ -95,10 +137,7 @@ func (c *Cache) Get(raw string, gen uint64) *Result {
 	return e.res
 }
 
-// Set remembers that raw verified as res with the keys of generation gen,
-// until the given time — from the second time raw is Set; the first time
-// it is only noted. res must not be shared yet: Set marks it Remembered.
-func (c *Cache) Set(raw string, res *Result, until time.Time, gen uint64) {
+func (c *Cache) set(raw string, res *Result, until time.Time, gen uint64) {
 	if !c.door.OfferString(raw) {
 		return
 	}
@@ -108,15 +147,12 @@ func (c *Cache) Set(raw string, res *Result, until time.Time, gen uint64) {
 	c.c.Set(strings.Clone(raw), cachedResult{res: res, until: until, gen: gen})
 }
 
-// Clear forgets every token, as when the keys they were checked with
-// change.
-func (c *Cache) Clear() {
-	c.c.InvalidateAll()
-	c.door.Forget()
+// Close stops the cache's background work (nil: nothing to stop).
+func (c *Cache) Close() {
+	if c != nil {
+		c.c.StopAllGoroutines()
+	}
 }
-
-// Close stops the cache's background work.
-func (c *Cache) Close() { c.c.StopAllGoroutines() }
 
 // heapBytes is what an allocation of n bytes takes from the heap, rounded
 // up as the allocator's size classes do (within 12.5%, plus the smallest

@@ -53,10 +53,11 @@ func TestCacheMemoryWithinBudget(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := heapAlloc()
 			c := NewCache(budget, now)
+			p := c.Part()
 			for i := range tc.tokens {
 				raw, res := fakeToken(i), fakeResult(i)
-				c.Set(raw, res, testNow.Add(time.Hour), 0)
-				c.Set(raw, res, testNow.Add(time.Hour), 0)
+				p.Set(raw, res, testNow.Add(time.Hour), 0)
+				p.Set(raw, res, testNow.Add(time.Hour), 0)
 			}
 			c.c.CleanUp()
 			growth := heapAlloc() - before
@@ -86,13 +87,14 @@ func TestCacheFloodKeepsNothing(t *testing.T) {
 	now := func() time.Time { return testNow }
 	c := NewCache(4<<20, now)
 	defer c.Close()
+	p := c.Part()
 	hot, hotRes := fakeToken(-1), fakeResult(-1)
-	c.Set(hot, hotRes, testNow.Add(time.Hour), 0)
-	c.Set(hot, hotRes, testNow.Add(time.Hour), 0)
+	p.Set(hot, hotRes, testNow.Add(time.Hour), 0)
+	p.Set(hot, hotRes, testNow.Add(time.Hour), 0)
 	before := heapAlloc()
 	for i := range 50_000 {
-		c.Set(fakeToken(i), fakeResult(i), testNow.Add(time.Hour), 0)
-		if i%1000 == 0 && c.Get(hot, 0) != hotRes {
+		p.Set(fakeToken(i), fakeResult(i), testNow.Add(time.Hour), 0)
+		if i%1000 == 0 && p.Get(hot, 0) != hotRes {
 			t.Fatalf("after %d one-time tokens, the token in use is forgotten", i)
 		}
 	}

@@ -48,15 +48,25 @@ func TestCache(t *testing.T) {
 	// A result set at one generation (the keys it was checked with) is
 	// never returned at another, even when it was set after the change:
 	// the order of a check racing a key change.
-	c := NewCache(0, o.now)
+	c := NewCache(1<<20, o.now)
 	defer c.Close()
-	c.Set(tok, first, testNow.Add(time.Hour), 1)
-	c.Set(tok, first, testNow.Add(time.Hour), 1)
-	if c.Get(tok, 2) != nil {
+	p, other := c.Part(), c.Part()
+	p.Set(tok, first, testNow.Add(time.Hour), 1)
+	p.Set(tok, first, testNow.Add(time.Hour), 1)
+	if p.Get(tok, 2) != nil {
 		t.Fatal("a result of older keys was returned")
 	}
-	if c.Get(tok, 1) != first {
+	if p.Get(tok, 1) != first {
 		t.Fatal("a result was not returned at its own generation")
+	}
+	// Another part of the cache (another verifier) never gets it.
+	if other.Get(tok, 1) != nil || other.Get(tok, 0) != nil {
+		t.Fatal("a result was returned to another part")
+	}
+	var none Part
+	none.Set(tok, first, testNow.Add(time.Hour), 0)
+	if none.Get(tok, 0) != nil || (*Cache)(nil).Part().Get(tok, 0) != nil {
+		t.Fatal("the Part of no cache remembered")
 	}
 
 	// Refused tokens are not remembered.

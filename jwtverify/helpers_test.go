@@ -112,6 +112,10 @@ func newTest(t testing.TB, c Config, env map[string]string, o ...options) *Verif
 	if len(o) > 0 {
 		opts = o[0]
 	}
+	if c.Cache == nil {
+		c.Cache = NewCache(32<<20, opts.now)
+		t.Cleanup(c.Cache.Close)
+	}
 	v, err := newVerifier(context.Background(), c, func(k string) string { return env[k] }, nil, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ type Verifier struct {
 	cancel    context.CancelFunc
 	parser    *jwt.Parser
 	validator *jwt.Validator
-	cache     *Cache // nil: no cache
+	cache     Part // the verifier's share of the configured Cache
 }
 
 // Config describes one verifier. Its zero values are not defaults: the
@@ -71,6 +71,10 @@ type Config struct {
 	// subType, name, email, email_verified (true), jti, iat, nbf and exp.
 	QlikCloud bool
 	Claims    Claims
+	// Cache remembers the tokens verified, shared with other verifiers
+	// (nil: none; every token is checked afresh). The verifier does not
+	// close it.
+	Cache *Cache
 }
 
 // Key is one source of verification keys: exactly one of File, PEM,
@@ -173,22 +177,17 @@ func newVerifier(ctx context.Context, c Config, getenv func(string) string, log 
 		vopts = append(vopts, jwt.WithIssuer(c.Issuer))
 	}
 	v.validator = jwt.NewValidator(vopts...)
-	if o.cacheBytes > 0 {
-		v.cache = NewCache(o.cacheBytes, o.now)
-	}
+	v.cache = c.Cache.Part()
 	return v, nil
 }
 
 // Name returns the verifier's configured name.
 func (v *Verifier) Name() string { return v.name }
 
-// Close stops the background refresh of JWK Sets and the cache's work.
+// Close stops the background refresh of JWK Sets.
 func (v *Verifier) Close() {
 	if v.cancel != nil {
 		v.cancel()
-	}
-	if v.cache != nil {
-		v.cache.Close()
 	}
 }
 
@@ -202,9 +201,6 @@ func (v *Verifier) Close() {
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Result, error) {
 	if len(raw) > MaxTokenBytes {
 		return nil, ErrTooLong
-	}
-	if v.cache == nil {
-		return v.verify(ctx, raw)
 	}
 	if res := v.cache.Get(raw, 0); res != nil {
 		return res, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -123,47 +124,49 @@ func FuzzParse(f *testing.F) {
 
 // TestQueueBounded: with every slot taken and WaitingPerSlot checks per
 // slot waiting, one more check is refused at once (429), and the waiting
-// ones ask admit before they hash.
+// ones ask admit before they hash. It runs in a synctest bubble: Wait
+// returns once the checks are blocked, and the bubble's clock, which moves
+// only while every goroutine waits, shows that the refusal waited for
+// nothing.
 func TestQueueBounded(t *testing.T) {
-	h := NewHasher(testParams, 1)
-	ctx := context.Background()
-	enc, err := h.Hash(ctx, "correct horse")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.slots <- struct{}{} // the one slot is busy
-	refused := latchkey.Errorf(latchkey.ERATELIMITED, "refused by admit")
-	results := make(chan error, WaitingPerSlot)
-	for range WaitingPerSlot {
-		go func() {
-			_, err := h.VerifyAdmitted(ctx, enc, "correct horse", func() error { return refused })
-			results <- err
-		}()
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for h.waiting.Load() != WaitingPerSlot {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d waiting, want %d", h.waiting.Load(), WaitingPerSlot)
+	synctest.Test(t, func(t *testing.T) {
+		h := NewHasher(testParams, 1)
+		ctx := context.Background()
+		enc, err := h.Hash(ctx, "correct horse")
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(time.Millisecond)
-	}
-	start := time.Now()
-	_, err = h.Verify(ctx, enc, "correct horse")
-	if latchkey.ErrorCode(err) != latchkey.ERATELIMITED || !strings.Contains(latchkey.ErrorMessage(err), "waiting") {
-		t.Fatalf("a check beyond the queue: %v", err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("the refusal took %s", d)
-	}
-	<-h.slots // the slot frees: the waiting checks run, and admit refuses each
-	for range WaitingPerSlot {
-		if err := <-results; err != refused {
-			t.Fatalf("a waiting check: %v, want admit's refusal", err)
+		h.slots <- struct{}{} // the one slot is busy
+		refused := latchkey.Errorf(latchkey.ERATELIMITED, "refused by admit")
+		results := make(chan error, WaitingPerSlot)
+		for range WaitingPerSlot {
+			go func() {
+				_, err := h.VerifyAdmitted(ctx, enc, "correct horse", func() error { return refused })
+				results <- err
+			}()
 		}
-	}
-	if ok, err := h.VerifyAdmitted(ctx, enc, "correct horse", func() error { return nil }); !ok || err != nil {
-		t.Fatalf("admitted: %v %v", ok, err)
-	}
+		synctest.Wait() // every check is blocked, waiting for the slot
+		if n := h.waiting.Load(); n != WaitingPerSlot {
+			t.Fatalf("%d waiting, want %d", n, WaitingPerSlot)
+		}
+		start := time.Now()
+		_, err = h.Verify(ctx, enc, "correct horse")
+		if latchkey.ErrorCode(err) != latchkey.ERATELIMITED || !strings.Contains(latchkey.ErrorMessage(err), "waiting") {
+			t.Fatalf("a check beyond the queue: %v", err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("the refusal took %s", d)
+		}
+		<-h.slots // the slot frees: the waiting checks run, and admit refuses each
+		for range WaitingPerSlot {
+			if err := <-results; err != refused {
+				t.Fatalf("a waiting check: %v, want admit's refusal", err)
+			}
+		}
+		if ok, err := h.VerifyAdmitted(ctx, enc, "correct horse", func() error { return nil }); !ok || err != nil {
+			t.Fatalf("admitted: %v %v", ok, err)
+		}
+	})
 }
 
 // TestDecoy: a decoy has the hasher's parameters, a salt and key of their

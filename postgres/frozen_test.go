@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -218,7 +219,7 @@ func TestTimeoutLeavesIdleConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []latchkey.Change{{Kind: latchkey.ChangeUserSession, UserID: u.ID}}
-	waitUntil(t, func() bool { return slices.Equal(heard.Changes(), want) })
+	heard.WaitUntil(t, 5*time.Second, fmt.Sprintf("not %+v", want), func(got []latchkey.Change) bool { return slices.Equal(got, want) })
 	if a.listenerPID() != pid || len(l.warnings()) != 0 {
 		t.Fatalf("the listener reconnected (pid %d, then %d; warnings %v)", pid, a.listenerPID(), l.warnings())
 	}

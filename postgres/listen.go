@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,10 @@ var (
 	healthInterval = 2 * time.Second
 	pingTimeout    = 2 * time.Second
 )
+
+// healthChecked, when tests set it, is called with each health ping's
+// result, after the ping, on the listener's goroutine.
+var healthChecked atomic.Pointer[func(db *DB, err error)]
 
 // notification is the payload of a change notification.
 type notification struct {
@@ -110,6 +115,9 @@ func (db *DB) receive(ctx context.Context, conn *pgx.Conn) error {
 			pingCtx, cancel := context.WithTimeout(ctx, pingLimit(db.timeout))
 			err = conn.Ping(pingCtx)
 			cancel()
+			if hook := healthChecked.Load(); hook != nil {
+				(*hook)(db, err)
+			}
 			if err == nil {
 				continue
 			}

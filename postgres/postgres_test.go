@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
@@ -195,12 +196,34 @@ func TestResyncAfterLostConnection(t *testing.T) {
 	}
 }
 
+// healthCheck is a health ping of a listener, and its result.
+type healthCheck struct {
+	db  *DB
+	err error
+}
+
+// watchHealth reports the listeners' health pings until the test ends.
+func watchHealth(t *testing.T) <-chan healthCheck {
+	ch := make(chan healthCheck, 1024)
+	hook := func(db *DB, err error) {
+		select {
+		case ch <- healthCheck{db, err}:
+		default:
+			t.Errorf("the test's health watch fell behind")
+		}
+	}
+	healthChecked.Store(&hook)
+	t.Cleanup(func() { healthChecked.Store(nil) })
+	return ch
+}
+
 // TestQuietListenerStaysConnected shortens the health interval and checks
-// that the listener's pings leave it connected and hearing.
+// that the listener's pings succeed and leave it connected and hearing.
 func TestQuietListenerStaysConnected(t *testing.T) {
 	old := healthInterval
 	healthInterval = 50 * time.Millisecond
 	t.Cleanup(func() { healthInterval = old })
+	checks := watchHealth(t) // before Open: its cleanup runs after Close
 	ctx := t.Context()
 	dsn := storetest.PostgresDSN(t)
 	log, l := newLogs(t)
@@ -214,27 +237,28 @@ func TestQuietListenerStaysConnected(t *testing.T) {
 	pid := a.listenerPID()
 	u := newUser(t, b, "goran")
 	for i := range 3 {
-		time.Sleep(4 * healthInterval) // not an assertion: lets several health checks run
+		for n := 0; n < 3; {
+			select {
+			case c := <-checks:
+				if c.db != a {
+					continue
+				}
+				if c.err != nil {
+					t.Fatalf("a health ping failed: %v", c.err)
+				}
+				n++
+			case <-time.After(10 * time.Second):
+				t.Fatal("no health ping within 10s")
+			}
+		}
 		if _, err := b.EndUserSessions(ctx, u.ID, time.Now(), nil); err != nil {
 			t.Fatal(err)
 		}
 		want := slices.Repeat([]latchkey.Change{{Kind: latchkey.ChangeUserSession, UserID: u.ID}}, i+1)
-		waitUntil(t, func() bool { return slices.Equal(heard.Changes(), want) })
+		heard.WaitUntil(t, 5*time.Second, fmt.Sprintf("not %+v", want), func(got []latchkey.Change) bool { return slices.Equal(got, want) })
 	}
 	if a.listenerPID() != pid || len(l.warnings()) != 0 {
 		t.Fatalf("the listener reconnected (pid %d, then %d; warnings %v)", pid, a.listenerPID(), l.warnings())
-	}
-}
-
-// waitUntil polls cond for up to 5 seconds.
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -142,10 +142,14 @@ func newSession(t *testing.T, s latchkey.Store, userID int64, id string, edit fu
 	return ses
 }
 
-// Recorder collects the changes a store delivers to one subscriber.
+// Recorder collects the changes a store delivers to one subscriber. The
+// feed calls its subscribers in the order they subscribed, so a Recorder
+// subscribed after another subscriber hears each change after it. The zero
+// Recorder is ready to use.
 type Recorder struct {
-	mu  sync.Mutex
-	got []latchkey.Change
+	mu   sync.Mutex
+	got  []latchkey.Change
+	grew chan struct{} // closed, and replaced, when a change is recorded; nil until waited on
 }
 
 // Record subscribes a Recorder to the feed until the test ends.
@@ -160,6 +164,10 @@ func (r *Recorder) add(c latchkey.Change) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, c)
+	if r.grew != nil {
+		close(r.grew)
+		r.grew = nil
+	}
 }
 
 // Changes returns the changes recorded so far.
@@ -178,19 +186,39 @@ func (r *Recorder) Take() []latchkey.Change {
 	return got
 }
 
-// Wait polls until want has been recorded, and fails the test when it has
+// Wait waits until want has been recorded, and fails the test when it has
 // not been within timeout.
 func (r *Recorder) Wait(t testing.TB, want latchkey.Change, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	r.WaitUntil(t, timeout, fmt.Sprintf("no %+v", want), func(got []latchkey.Change) bool {
+		return slices.Contains(got, want)
+	})
+}
+
+// WaitUntil waits until cond holds for the changes recorded so far,
+// checking it after each recorded change, and fails the test with what when
+// it does not within timeout: the time a change may take to come through
+// the database, not a pause.
+func (r *Recorder) WaitUntil(t testing.TB, timeout time.Duration, what string, cond func([]latchkey.Change) bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for {
-		if slices.Contains(r.Changes(), want) {
+		r.mu.Lock()
+		ok := cond(r.got)
+		if r.grew == nil {
+			r.grew = make(chan struct{})
+		}
+		grew := r.grew
+		r.mu.Unlock()
+		if ok {
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %+v within %v; recorded %+v", want, timeout, r.Changes())
+		select {
+		case <-grew:
+		case <-deadline.C:
+			t.Fatalf("%s within %v; recorded %+v", what, timeout, r.Changes())
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -1,13 +1,15 @@
 // Package testenv decides what a test does when something it needs from the
 // machine (a PostgreSQL server, curl, nginx, Python's requests) is missing:
 // on a developer's machine it skips, saying why; under CI (the environment
-// variable CI set) it fails, so that a green CI means every test ran.
+// variable CI set) it fails, so that a green CI means every test ran. It
+// also holds Eventually, the one way tests wait for another process.
 package testenv
 
 import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 )
 
 // Missing skips t, or fails it under CI, with the reason.
@@ -18,4 +20,34 @@ func Missing(t testing.TB, format string, args ...any) {
 		t.Fatalf("CI is set, so this test must run, but: %s", reason)
 	}
 	t.Skip(reason)
+}
+
+// Eventually waits until cond reports true, checking it at once and then
+// every poll, and fails t with what when timeout passes first.
+//
+// It is only for what a test cannot wait on as an event: another process
+// coming up (nginx, Caddy, a "latchkey serve" the test started) or a change
+// reaching another process through the store's change feed, where nothing
+// but the answer of that process shows it. Code that runs in the test's own
+// process offers a hook, a channel or an injected clock instead, and tests
+// wait on those; they do not poll it with Eventually.
+//
+// cond runs on the calling goroutine, so it may call t.Fatal.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	const poll = 20 * time.Millisecond
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			if cond() {
+				return
+			}
+			t.Fatalf("after %v: %s", timeout, what)
+		case <-tick.C:
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/credential"
+	"github.com/latchkey/latchkey/testenv"
 )
 
 // keyPattern is what an API key looks like: lk_, a 13-character id, _, and a
@@ -52,17 +53,12 @@ func withServiceConfig(t *testing.T, flags []string, configFile string, fn func(
 	}
 }
 
-// eventually polls cond for up to five seconds: how long a change may take
-// to reach another node is about a second.
+// eventually waits up to five seconds for cond: how long a change may take
+// to reach another node is about a second, and nothing but that node's
+// answers shows it has.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 5s: %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, 5*time.Second, what, cond)
 }
 
 // mustFail runs a command line that must fail with one line on stderr that

@@ -16,6 +16,7 @@ import (
 
 	"github.com/latchkey/latchkey/client"
 	"github.com/latchkey/latchkey/jwtmint"
+	"github.com/latchkey/latchkey/testenv"
 	"github.com/latchkey/latchkey/xrfkey"
 )
 
@@ -164,17 +165,10 @@ func waitRefused(t *testing.T, s *server, path, cookie string) {
 	if cookie == "" {
 		t.Fatal("no cookie was sent")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testenv.Eventually(t, 5*time.Second, "a revoked session still works", func() bool {
 		code, _, _ := s.do("GET", path, http.Header{"Cookie": {cookie}}, "")
-		if code == 401 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a revoked session still works after 5s (%d)", code)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return code == 401
+	})
 }
 
 // TestClientFlowsSeed004 drives seed 004 (Journyx): the login and the

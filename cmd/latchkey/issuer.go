@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/gateway"
 	"github.com/latchkey/latchkey/jwtissue"
+	"github.com/latchkey/latchkey/jwtverify"
 )
 
 // buildIssuer returns the signer of latchkey's own tokens, over the store so
@@ -17,7 +18,7 @@ import (
 // always built: the JWKS endpoint and the verifier "latchkey" need it. The
 // private halves of the keys are sealed in the store with the seal key
 // (sealKey) and opened with it or the previous one (previousSealKey).
-func (a *app) buildIssuer(ctx context.Context, cfg *config.Config, st latchkey.Store, log *slog.Logger) (gateway.Issuer, func(), error) {
+func (a *app) buildIssuer(ctx context.Context, cfg *config.Config, st latchkey.Store, tokens *jwtverify.Cache, log *slog.Logger) (gateway.Issuer, func(), error) {
 	key, err := a.sealKey(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -26,7 +27,7 @@ func (a *app) buildIssuer(ctx context.Context, cfg *config.Config, st latchkey.S
 	if err != nil {
 		return nil, nil, err
 	}
-	is, err := jwtissue.New(ctx, st, log, gateway.IssuerOptions(cfg.JWT.Issuer, key, previous))
+	is, err := jwtissue.New(ctx, st, log, gateway.IssuerOptions(cfg.JWT.Issuer, key, previous, tokens))
 	if err != nil {
 		return nil, nil, fmt.Errorf("jwt.issuer: %w", err)
 	}

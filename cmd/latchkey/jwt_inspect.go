@@ -296,7 +296,7 @@ func (a *app) check(cmd *cobra.Command, f *inspectFlags, raw string, header, pay
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	v, err := jwtverify.New(cmd.Context(), gateway.VerifierConfig(cfg), a.getenv, log)
+	v, err := jwtverify.New(cmd.Context(), gateway.VerifierConfig(cfg, nil), a.getenv, log)
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "jwt verifier "+cfg.Name+": ")
 		for i, name := range keyNames {

@@ -48,7 +48,29 @@ type syncBuffer struct {
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer logsGrew()
 	return s.b.Write(p)
+}
+
+// grown is closed, and replaced, whenever a syncBuffer is written to, so
+// that a test can wait for a line of a log.
+var (
+	grownMu sync.Mutex
+	grown   = make(chan struct{})
+)
+
+func logsGrew() {
+	grownMu.Lock()
+	defer grownMu.Unlock()
+	close(grown)
+	grown = make(chan struct{})
+}
+
+// logsGrown returns a channel closed at the next write to a syncBuffer.
+func logsGrown() <-chan struct{} {
+	grownMu.Lock()
+	defer grownMu.Unlock()
+	return grown
 }
 
 func (s *syncBuffer) String() string {
@@ -87,11 +109,14 @@ func backends(t *testing.T) map[string]func(t *testing.T) []string {
 }
 
 // waitListening reads the serve log (JSON) until the "listening" line of the
-// named listener, and returns its URL.
+// named listener, and returns its URL. It reads the log again after each
+// write to it (logs is a syncBuffer's String).
 func waitListening(t *testing.T, logs func() string, listener string) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	for {
+		grew := logsGrown()
 		sc := bufio.NewScanner(strings.NewReader(logs()))
 		for sc.Scan() {
 			var rec struct{ Msg, Listener, URL string }
@@ -99,10 +124,12 @@ func waitListening(t *testing.T, logs func() string, listener string) string {
 				return rec.URL
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-grew:
+		case <-deadline.C:
+			t.Fatalf("server did not start listening; its output:\n%s", logs())
+		}
 	}
-	t.Fatalf("server did not start listening; its output:\n%s", logs())
-	return ""
 }
 
 var insecureClient = &http.Client{

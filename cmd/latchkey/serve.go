@@ -86,12 +86,16 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	}
 	// Before the store closes: it writes pending last-use times.
 	closing = append(closing, closer{"the credential service", func() error { return creds.Shutdown(stop.begin()) }})
-	verifiers, closeVerifiers, err := buildVerifiers(ctx, cfg, a.getenv, log)
+	// One memory of verified tokens for every verifier and the issuer,
+	// closed after them.
+	tokens := gateway.TokenCache(cfg.Caches)
+	closing = append(closing, closer{"the token cache", func() error { tokens.Close(); return nil }})
+	verifiers, closeVerifiers, err := buildVerifiers(ctx, cfg, tokens, a.getenv, log)
 	if err != nil {
 		return err
 	}
 	closing = append(closing, closer{"the JWT verifiers", func() error { closeVerifiers(); return nil }})
-	issuer, closeIssuer, err := a.buildIssuer(ctx, cfg, st, log)
+	issuer, closeIssuer, err := a.buildIssuer(ctx, cfg, st, tokens, log)
 	if err != nil {
 		return err
 	}

@@ -9,10 +9,10 @@ import (
 	"github.com/latchkey/latchkey/jwtverify"
 )
 
-// buildVerifiers returns the configured JWT verifiers by name, and a
-// function that stops their background work (the refresh of JWK Sets).
-// HMAC secrets are read with getenv.
-func buildVerifiers(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger) (map[string]gateway.TokenVerifier, func(), error) {
+// buildVerifiers returns the configured JWT verifiers by name, remembering
+// tokens in tokens (nil: none), and a function that stops their background
+// work (the refresh of JWK Sets). HMAC secrets are read with getenv.
+func buildVerifiers(ctx context.Context, cfg *config.Config, tokens *jwtverify.Cache, getenv func(string) string, log *slog.Logger) (map[string]gateway.TokenVerifier, func(), error) {
 	byName := make(map[string]gateway.TokenVerifier, len(cfg.JWT.Verifiers))
 	var built []*jwtverify.Verifier
 	closeAll := func() {
@@ -21,7 +21,7 @@ func buildVerifiers(ctx context.Context, cfg *config.Config, getenv func(string)
 		}
 	}
 	for _, c := range cfg.JWT.Verifiers {
-		v, err := jwtverify.New(ctx, gateway.VerifierConfig(c), getenv, log)
+		v, err := jwtverify.New(ctx, gateway.VerifierConfig(c, tokens), getenv, log)
 		if err != nil {
 			closeAll()
 			return nil, nil, err

@@ -19,7 +19,7 @@ func TestBuildVerifiers(t *testing.T) {
 		{Name: "b", Keys: []config.JWTKey{{SecretEnv: "QS_SECRET", KeyID: "k1"}}, Algorithms: []string{"HS512"},
 			Claims: config.JWTClaims{User: "sub", DefaultDirectory: "LOCAL"}},
 	}}}
-	vs, closeAll, err := buildVerifiers(context.Background(), cfg, getenv, log)
+	vs, closeAll, err := buildVerifiers(context.Background(), cfg, nil, getenv, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,11 +29,11 @@ func TestBuildVerifiers(t *testing.T) {
 	}
 
 	cfg.JWT.Verifiers = append(cfg.JWT.Verifiers, config.JWTVerifier{Name: "c", Keys: []config.JWTKey{{SecretEnv: "MISSING"}}, Algorithms: []string{"HS256"}})
-	if _, _, err := buildVerifiers(context.Background(), cfg, getenv, log); err == nil || !strings.Contains(err.Error(), "jwt verifier c: keys[0]: secret_env: the environment variable MISSING") {
+	if _, _, err := buildVerifiers(context.Background(), cfg, nil, getenv, log); err == nil || !strings.Contains(err.Error(), "jwt verifier c: keys[0]: secret_env: the environment variable MISSING") {
 		t.Fatalf("got %v", err)
 	}
 
-	vs, closeAll, err = buildVerifiers(context.Background(), &config.Config{}, getenv, log)
+	vs, closeAll, err = buildVerifiers(context.Background(), &config.Config{}, nil, getenv, log)
 	if err != nil || len(vs) != 0 {
 		t.Fatalf("%v %v", vs, err)
 	}
