@@ -7,6 +7,7 @@ import (
 	"github.com/maypok86/otter/v2"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/doorkeeper"
 )
 
 // The identity headers latchkey sets on requests it forwards. Any incoming
@@ -73,7 +74,23 @@ type identity struct {
 // a string join and a slice per header. The slices are shared too: a header
 // map they are put in must not be changed in place, only replaced, as
 // http.Header's methods and the reverse proxy do.
-var identities = otter.Must(&otter.Options[*latchkey.Principal, identity]{MaximumSize: 20_000})
+//
+// A principal is taken in from its second request (identityDoor): the
+// principal of a one-time credential (a flood of one-time tokens) is made
+// for one request and never comes back, and an entry would keep it alive.
+// The doorkeeper's key is the principal's address with its credential id
+// and expiry, so that a new principal at the address of a collected one
+// (the allocator reuses addresses) is not taken for it.
+var (
+	identities   = otter.Must(&otter.Options[*latchkey.Principal, identity]{MaximumSize: 20_000})
+	identityDoor = doorkeeper.New(1 << 16)
+)
+
+type identityDoorKey struct {
+	p       *latchkey.Principal
+	cred    string
+	expires int64
+}
 
 // identityOf returns the identity headers of p: the method, and for anyone
 // but the anonymous principal the fields it has; or, when a value holds a
@@ -109,7 +126,9 @@ func identityOf(p *latchkey.Principal) identity {
 		id = identity{err: latchkey.Errorf(latchkey.EUNAUTHORIZED,
 			"The credentials name an identity that cannot be sent in HTTP headers: the method holds a control character.")}
 	}
-	identities.Set(p, id)
+	if doorkeeper.OfferComparable(identityDoor, identityDoorKey{p, p.CredentialID, p.ExpiresAt.UnixNano()}) {
+		identities.Set(p, id)
+	}
 	return id
 }
 
