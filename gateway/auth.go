@@ -57,8 +57,8 @@ func (rt *route) authenticate(r *http.Request, m *metrics) (*latchkey.Principal,
 		if err != nil {
 			return nil, err
 		}
-		if err := identityOf(p).err; err != nil {
-			return nil, err // refused here rather than failing at the transport
+		if id, _ := lookIdentity(p); id.err != nil {
+			return nil, id.err // refused here rather than failing at the transport
 		}
 		return p, nil
 	}

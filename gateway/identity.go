@@ -98,10 +98,22 @@ type identityDoorKey struct {
 // CR, LF, NUL, DEL…), an EUNAUTHORIZED error that names the field. Such a
 // value is never encoded or passed on: the transport would refuse it.
 func identityOf(p *latchkey.Principal) identity {
-	if id, ok := identities.GetIfPresent(p); ok {
-		return id
+	id, cached := lookIdentity(p)
+	if !cached && doorkeeper.OfferComparable(identityDoor, identityDoorKey{p, p.CredentialID, p.ExpiresAt.UnixNano()}) {
+		identities.Set(p, id)
 	}
-	id := identity{fields: []identityField{{HeaderMethod, []string{p.Method}}}}
+	return id
+}
+
+// lookIdentity is identityOf without taking p into the cache: for the check
+// that comes before identityOf in the same request (route.authenticate),
+// which must not count as the principal's second request. cached says
+// whether the identity came from the cache.
+func lookIdentity(p *latchkey.Principal) (id identity, cached bool) {
+	if id, ok := identities.GetIfPresent(p); ok {
+		return id, true
+	}
+	id = identity{fields: []identityField{{HeaderMethod, []string{p.Method}}}}
 	if !p.IsAnonymous() {
 		for _, f := range [...]struct{ name, what, value string }{
 			{HeaderUser, "username", p.Username},
@@ -126,10 +138,7 @@ func identityOf(p *latchkey.Principal) identity {
 		id = identity{err: latchkey.Errorf(latchkey.EUNAUTHORIZED,
 			"The credentials name an identity that cannot be sent in HTTP headers: the method holds a control character.")}
 	}
-	if doorkeeper.OfferComparable(identityDoor, identityDoorKey{p, p.CredentialID, p.ExpiresAt.UnixNano()}) {
-		identities.Set(p, id)
-	}
-	return id
+	return id, false
 }
 
 // validHeaderValue reports whether v may be sent as a header value as it is
