@@ -57,7 +57,7 @@ func (rt *route) authenticate(r *http.Request, m *metrics) (*latchkey.Principal,
 		if err != nil {
 			return nil, err
 		}
-		if id, _ := lookIdentity(p); id.err != nil {
+		if id := identityOf(p); id.err != nil {
 			return nil, id.err // refused here rather than failing at the transport
 		}
 		return p, nil

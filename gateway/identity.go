@@ -44,7 +44,10 @@ func setIdentity(h http.Header, p *latchkey.Principal, strip ...string) {
 			}
 		}
 	}
-	id := identityOf(p)
+	id, cached := lookIdentity(p)
+	if !cached && p == latchkey.Anonymous {
+		identities.Set(p, id) // one principal for every anonymous request
+	}
 	if id.err != nil {
 		h[HeaderMethod] = []string{p.Method}
 		return
@@ -105,10 +108,10 @@ func identityOf(p *latchkey.Principal) identity {
 	return id
 }
 
-// lookIdentity is identityOf without taking p into the cache: for the check
-// that comes before identityOf in the same request (route.authenticate),
-// which must not count as the principal's second request. cached says
-// whether the identity came from the cache.
+// lookIdentity is identityOf without taking p into the cache: for the
+// looks that come after identityOf in the same request (setIdentity), which
+// must not count as the principal's second request. cached says whether the
+// identity came from the cache.
 func lookIdentity(p *latchkey.Principal) (id identity, cached bool) {
 	if id, ok := identities.GetIfPresent(p); ok {
 		return id, true

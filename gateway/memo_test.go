@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
@@ -185,4 +186,26 @@ func TestPrincipalMemoWithinBudget(t *testing.T) {
 			t.Errorf("%d principals remembered after a token came back, want 1", n)
 		}
 	})
+}
+
+// TestIdentityCacheAdmission: the identity headers of a principal are kept
+// from its second request (identityOf once per request), not for one seen
+// once, however many looks (setIdentity) that request takes; the anonymous
+// principal's are kept at once.
+func TestIdentityCacheAdmission(t *testing.T) {
+	once := &latchkey.Principal{Directory: "LAB", Username: "once", Method: latchkey.MethodJWT, CredentialID: "jti-once"}
+	identityOf(once)
+	setIdentity(http.Header{}, once)
+	setIdentity(http.Header{}, once)
+	if _, ok := identities.GetIfPresent(once); ok {
+		t.Fatal("the identity of a principal seen in one request is kept")
+	}
+	identityOf(once) // its second request
+	if _, ok := identities.GetIfPresent(once); !ok {
+		t.Fatal("the identity of a principal seen in two requests is not kept")
+	}
+	setIdentity(http.Header{}, latchkey.Anonymous)
+	if _, ok := identities.GetIfPresent(latchkey.Anonymous); !ok {
+		t.Fatal("the anonymous principal's identity is not kept")
+	}
 }
