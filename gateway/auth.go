@@ -57,8 +57,8 @@ func (rt *route) authenticate(r *http.Request, m *metrics) (*latchkey.Principal,
 		if err != nil {
 			return nil, err
 		}
-		if id := identityOf(p); id.err != nil {
-			return nil, id.err // refused here rather than failing at the transport
+		if err := checkIdentity(p); err != nil {
+			return nil, err // refused here rather than failing at the transport
 		}
 		return p, nil
 	}

@@ -30,7 +30,7 @@ const (
 // setIdentity removes every X-Latchkey-* header from h, and the headers
 // named in strip (the impersonation header, certificates.impersonation_header),
 // each in any spelling an upstream reads as it, and sets the principal's.
-// A principal whose identity cannot be written (see identityOf) gets none
+// A principal whose identity cannot be written (see checkIdentity) gets none
 // but the method; route.authenticate has refused it before it gets here.
 func setIdentity(h http.Header, p *latchkey.Principal, strip ...string) {
 	for k := range h {
@@ -95,53 +95,96 @@ type identityDoorKey struct {
 	expires int64
 }
 
-// identityOf returns the identity headers of p: the method, and for anyone
-// but the anonymous principal the fields it has; or, when a value holds a
-// byte that a header value cannot (a control character other than tab:
-// CR, LF, NUL, DEL…), an EUNAUTHORIZED error that names the field. Such a
-// value is never encoded or passed on: the transport would refuse it.
-func identityOf(p *latchkey.Principal) identity {
-	id, cached := lookIdentity(p)
-	if !cached && doorkeeper.OfferComparable(identityDoor, identityDoorKey{p, p.CredentialID, p.ExpiresAt.UnixNano()}) {
-		identities.Set(p, id)
+// checkIdentity says whether p's identity can be written: nil, or, when a
+// value holds a byte that a header value cannot (a control character other
+// than tab: CR, LF, NUL, DEL…), an EUNAUTHORIZED error that names the
+// field. Such a value is never encoded or passed on: the transport would
+// refuse it. It is route.authenticate's check, once per request, and so
+// the one place that offers p to the cache; for a principal not taken in
+// it checks without building anything (no allocation).
+func checkIdentity(p *latchkey.Principal) error {
+	if id, ok := identities.GetIfPresent(p); ok {
+		return id.err
 	}
-	return id
+	if doorkeeper.OfferComparable(identityDoor, identityDoorKey{p, p.CredentialID, p.ExpiresAt.UnixNano()}) {
+		id := buildIdentity(p)
+		identities.Set(p, id)
+		return id.err
+	}
+	return identityError(p)
 }
 
-// lookIdentity is identityOf without taking p into the cache: for the
-// looks that come after identityOf in the same request (setIdentity), which
-// must not count as the principal's second request. cached says whether the
-// identity came from the cache.
+// lookIdentity returns the identity headers of p, from the cache or built,
+// without taking p into the cache (checkIdentity does that); cached says
+// which.
 func lookIdentity(p *latchkey.Principal) (id identity, cached bool) {
 	if id, ok := identities.GetIfPresent(p); ok {
 		return id, true
 	}
-	id = identity{fields: []identityField{{HeaderMethod, []string{p.Method}}}}
-	if !p.IsAnonymous() {
-		for _, f := range [...]struct{ name, what, value string }{
-			{HeaderUser, "username", p.Username},
-			{HeaderDirectory, "user directory", p.Directory},
-			{HeaderName, "display name", p.DisplayName},
-			{HeaderEmail, "email", p.Email},
-			{HeaderGroups, "groups", strings.Join(p.Groups, headerGroupsJoin)},
-			{HeaderRoles, "roles", strings.Join(p.Roles, headerGroupsJoin)},
-			{HeaderKeyID, "credential id", p.CredentialID},
-		} {
-			if !validHeaderValue(f.value) {
-				id = identity{err: latchkey.Errorf(latchkey.EUNAUTHORIZED,
-					"The credentials name an identity that cannot be sent in HTTP headers: the %s holds a control character.", f.what)}
-				break
-			}
-			if f.value != "" {
-				id.fields = append(id.fields, identityField{f.name, []string{f.value}})
+	return buildIdentity(p), false
+}
+
+// buildIdentity returns the identity headers of p: the method, and for
+// anyone but the anonymous principal the fields it has; or, when one
+// cannot be written, only identityError's error.
+func buildIdentity(p *latchkey.Principal) identity {
+	if err := identityError(p); err != nil {
+		return identity{err: err}
+	}
+	id := identity{fields: []identityField{{HeaderMethod, []string{p.Method}}}}
+	if p.IsAnonymous() {
+		return id
+	}
+	for _, f := range [...]struct{ name, value string }{
+		{HeaderUser, p.Username},
+		{HeaderDirectory, p.Directory},
+		{HeaderName, p.DisplayName},
+		{HeaderEmail, p.Email},
+		{HeaderGroups, strings.Join(p.Groups, headerGroupsJoin)},
+		{HeaderRoles, strings.Join(p.Roles, headerGroupsJoin)},
+		{HeaderKeyID, p.CredentialID},
+	} {
+		if f.value != "" {
+			id.fields = append(id.fields, identityField{f.name, []string{f.value}})
+		}
+	}
+	return id
+}
+
+// identityError is the error of a principal whose identity cannot be
+// written in headers, naming the field; nil for one that can. (The
+// separator that joins groups and roles is itself a valid value, so each
+// of them is checked alone.)
+func identityError(p *latchkey.Principal) error {
+	bad := func(what string) error {
+		return latchkey.Errorf(latchkey.EUNAUTHORIZED,
+			"The credentials name an identity that cannot be sent in HTTP headers: the %s holds a control character.", what)
+	}
+	if !validHeaderValue(p.Method) {
+		return bad("method")
+	}
+	if p.IsAnonymous() {
+		return nil
+	}
+	for _, f := range [...]struct{ what, value string }{
+		{"username", p.Username}, {"user directory", p.Directory}, {"display name", p.DisplayName},
+		{"email", p.Email}, {"credential id", p.CredentialID},
+	} {
+		if !validHeaderValue(f.value) {
+			return bad(f.what)
+		}
+	}
+	for _, f := range [...]struct {
+		what   string
+		values []string
+	}{{"groups", p.Groups}, {"roles", p.Roles}} {
+		for _, v := range f.values {
+			if !validHeaderValue(v) {
+				return bad(f.what)
 			}
 		}
 	}
-	if !validHeaderValue(p.Method) {
-		id = identity{err: latchkey.Errorf(latchkey.EUNAUTHORIZED,
-			"The credentials name an identity that cannot be sent in HTTP headers: the method holds a control character.")}
-	}
-	return id, false
+	return nil
 }
 
 // validHeaderValue reports whether v may be sent as a header value as it is

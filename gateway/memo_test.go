@@ -189,18 +189,18 @@ func TestPrincipalMemoWithinBudget(t *testing.T) {
 }
 
 // TestIdentityCacheAdmission: the identity headers of a principal are kept
-// from its second request (identityOf once per request), not for one seen
+// from its second request (checkIdentity once per request), not for one seen
 // once, however many looks (setIdentity) that request takes; the anonymous
 // principal's are kept at once.
 func TestIdentityCacheAdmission(t *testing.T) {
 	once := &latchkey.Principal{Directory: "LAB", Username: "once", Method: latchkey.MethodJWT, CredentialID: "jti-once"}
-	identityOf(once)
+	checkIdentity(once)
 	setIdentity(http.Header{}, once)
 	setIdentity(http.Header{}, once)
 	if _, ok := identities.GetIfPresent(once); ok {
 		t.Fatal("the identity of a principal seen in one request is kept")
 	}
-	identityOf(once) // its second request
+	checkIdentity(once) // its second request
 	if _, ok := identities.GetIfPresent(once); !ok {
 		t.Fatal("the identity of a principal seen in two requests is not kept")
 	}
