@@ -105,13 +105,7 @@ func TestRouteListeners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, nil) }()
-	defer func() { cancel(); <-done }()
+	serveListening(t, s)
 	for name, want := range map[string]string{"public": "outside", "internal": "inside"} {
 		resp, err := http.Get("http://" + s.Addrs()[name].String() + "/x")
 		if err != nil {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -90,13 +89,7 @@ func TestCertOverTLS(t *testing.T) {
 		{Name: "require", Address: "127.0.0.1:0", TLS: listenerTLS("require")},
 		{Name: "optional", Address: "127.0.0.1:0", TLS: listenerTLS("optional")},
 	}
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, nil) }()
-	t.Cleanup(func() { cancel(); <-done })
+	serveListening(t, s)
 
 	roots := x509.NewCertPool()
 	roots.AddCert(p.ca.Cert)

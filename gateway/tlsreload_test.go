@@ -76,6 +76,14 @@ func newReloadRig(t *testing.T, server, ca *pki.Pair) *reloadRig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveListening(t, s)
+	r.s = s
+	return r
+}
+
+// serveListening makes s listen and serve until t ends.
+func serveListening(t *testing.T, s *Server) {
+	t.Helper()
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +91,6 @@ func newReloadRig(t *testing.T, server, ca *pki.Pair) *reloadRig {
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, nil) }()
 	t.Cleanup(func() { cancel(); <-done })
-	r.s = s
-	return r
 }
 
 // write replaces a file as a deployment would, and gives it a modification
