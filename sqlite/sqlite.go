@@ -16,7 +16,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"runtime"
 	"strconv"
@@ -24,7 +23,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/latchkey/latchkey"
@@ -104,11 +102,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	defer unlock()
 	db := &DB{feed: new(sqlstore.Feed), node: newNodeID(), log: logger,
 		timeout: opts.Timeout, done: make(chan struct{})}
-	if db.write, err = openPool(ctx, path, opts.Timeout, "&_txlock=immediate", 1); err != nil {
+	if err := migrate(ctx, path, opts.Timeout, logger); err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, db.write, logger); err != nil {
-		db.write.Close()
+	if db.write, err = openPool(ctx, path, opts.Timeout, "&_txlock=immediate", 1); err != nil {
 		return nil, err
 	}
 	if db.read, err = openPool(ctx, path, opts.Timeout, "&_pragma=query_only(1)", max(4, runtime.NumCPU())); err != nil {
@@ -162,34 +159,6 @@ func openPool(ctx context.Context, path string, timeout time.Duration, extra str
 		return nil, latchkey.Wrap(err, latchkey.EUNAVAILABLE, fmt.Sprintf("Cannot open the SQLite database %s.", path))
 	}
 	return pool, nil
-}
-
-// migrate applies the embedded migrations that the database lacks, each in a
-// transaction. There are no down migrations. goose has no SQLite locker:
-// Open holds lockOpen's lock around it, so that processes that open a new
-// file together do not both apply a migration.
-func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return latchkey.Wrap(err, latchkey.EINTERNAL, "An internal error occurred.")
-	}
-	// The provider is not closed: Close would close db.
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		return latchkey.Wrap(err, latchkey.EINTERNAL, "Cannot read the SQLite migrations.")
-	}
-	results, err := p.Up(ctx)
-	if err != nil {
-		code := latchkey.EINTERNAL
-		if c := classify(err); c == latchkey.EUNAVAILABLE {
-			code = c
-		}
-		return latchkey.Wrap(err, code, "Cannot migrate the SQLite database.")
-	}
-	for _, r := range results {
-		logger.InfoContext(ctx, "applied migration", "store", "sqlite", "version", r.Source.Version, "duration", r.Duration)
-	}
-	return nil
 }
 
 // withTimeout is context.WithTimeout, where a zero timeout adds no deadline.

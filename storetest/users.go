@@ -40,6 +40,19 @@ var userTests = []storeTest{
 			t.Fatalf("Roles, Groups = %v, %v, want none", got.Roles, got.Groups)
 		}
 	}},
+	{"DeletedIDsAreNotReused", func(t *testing.T, s latchkey.Store) {
+		// The audit log keeps the ids of deleted users: a new user must
+		// not get one, even the highest.
+		ctx := t.Context()
+		newUser(t, s, "admin")
+		goran, reporter := newUser(t, s, "goran"), newUser(t, s, "reporter")
+		must(t, s.DeleteUser(ctx, goran.ID, nil))
+		must(t, s.DeleteUser(ctx, reporter.ID, nil))
+		again := newUser(t, s, "goran")
+		if again.ID <= reporter.ID {
+			t.Fatalf("the new LAB\\goran got the id %d, after deleting %d and %d", again.ID, goran.ID, reporter.ID)
+		}
+	}},
 	{"CreateRejectsBadInput", func(t *testing.T, s latchkey.Store) {
 		for _, tc := range []struct {
 			name string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -30,6 +31,12 @@ type app struct {
 	dataDir    string
 	storeDSN   string
 	output     string
+
+	// createStore lets the command make the SQLite store when the data
+	// directory holds none: serve and user add (the first steps in the
+	// docs) do; every other command refuses, so that a mistyped --data-dir
+	// does not make a new store and seal key.
+	createStore bool
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -76,31 +83,53 @@ func (a *app) loadConfig(listen string) (*config.Config, error) {
 }
 
 // openStore opens the configured store and applies its migrations. Every
-// call to it, and connecting, is bounded by store.timeout.
-func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (latchkey.Store, error) {
+// call to it, and connecting, is bounded by store.timeout. Unless create is
+// true, a SQLite store must exist already: nothing is made in the data
+// directory when it does not.
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, create bool) (latchkey.Store, error) {
 	timeout := cfg.Store.Timeout.D()
 	if cfg.Store.Driver == "postgres" {
 		return postgres.Open(ctx, cfg.Store.DSN, postgres.Options{Logger: log, Timeout: timeout})
 	}
+	file := filepath.Join(cfg.DataDir, "latchkey.db")
+	if !create {
+		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+			return nil, errNoStore(file)
+		}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "latchkey.db"), sqlite.Options{Logger: log, Timeout: timeout})
+	return sqlite.Open(ctx, file, sqlite.Options{Logger: log, Timeout: timeout})
+}
+
+// errNoStore is the error of a command that needs an existing SQLite store
+// at file.
+func errNoStore(file string) error {
+	return fmt.Errorf("no store at %s: start the gateway once (latchkey serve) or add a user (latchkey user add) "+
+		"to create it, or give the --data-dir or --config it uses", absPath(file))
 }
 
 // withConfigStore runs fn with the configuration, the store it names and a
-// logger for warnings, and closes the store.
+// logger for warnings, and closes the store. The SQLite store must exist
+// unless a.createStore is set.
 func (a *app) withConfigStore(ctx context.Context, fn func(*config.Config, latchkey.Store, *slog.Logger) error) error {
 	cfg, err := a.loadConfig("")
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := openStore(ctx, cfg, log)
+	file := filepath.Join(cfg.DataDir, "latchkey.db")
+	_, statErr := os.Stat(file)
+	st, err := openStore(ctx, cfg, log, a.createStore)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if cfg.Store.Driver != "postgres" && errors.Is(statErr, fs.ErrNotExist) {
+		// Made by user add: say so, in case the data directory was mistyped.
+		fmt.Fprintf(a.stderr, "latchkey: created a new store at %s\n", absPath(file))
+	}
 	return fn(cfg, st, log)
 }
 

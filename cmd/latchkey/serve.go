@@ -68,7 +68,7 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	// last-use times, stopping key rotation, closing the store.
 	stop := newStopClock(ctx, cfg.Server.ShutdownTimeout.D())
 	defer stop.release()
-	st, err := openStore(ctx, cfg, log)
+	st, err := openStore(ctx, cfg, log, true)
 	if err != nil {
 		return err
 	}

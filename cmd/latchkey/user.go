@@ -81,7 +81,11 @@ func (a *app) userAdd() *cobra.Command {
 --password-stdin or --password-env; a user made with --no-password cannot sign
 in with a password (only with an API key, a JWT or a client certificate)
 until "latchkey user passwd" gives them one. Granting a role needs the role's
-abilities; see "latchkey role list".`,
+abilities; see "latchkey role list".
+
+Like "latchkey serve", and unlike the other commands, it creates the SQLite
+store (and seal.key) when the data directory holds none, so that users can be
+made before the gateway first starts.`,
 		Example: `  echo 's3cret-pass' | latchkey user add --directory LAB --user goran --name "Göran Sander" \
       --email g@example.com --role admin --password-stdin
   latchkey user add --directory LAB --user reporter --role apikey-user --no-password -o json`,
@@ -100,6 +104,7 @@ abilities; see "latchkey role list".`,
 			}
 			req.Directory, req.Username, req.Password = ref.directory, ref.user, pw
 			ctx := cmd.Context()
+			a.createStore = true
 			return a.withCredentials(ctx, func(svc *credential.Service) error {
 				u, err := svc.CreateUser(ctx, operator(), req, cliRemote)
 				if err != nil {
