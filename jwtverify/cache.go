@@ -117,7 +117,9 @@ func NewCache(budget int64, now func() time.Time) *Cache {
 			return uint32(heapBytes(len(raw)) + v.res.HeapBytes() + entryBytes)
 		},
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, cachedResult]) time.Duration {
-			return max(time.Until(e.Value.until), time.Second)
+			// On the cache's clock, as Get judges it; the second's floor
+			// lets Get be the one that forgets an entry whose time is up.
+			return max(e.Value.until.Sub(now()), time.Second)
 		}),
 	})}
 }
