@@ -73,7 +73,7 @@ func (s *Service) lookup(ctx context.Context, directory, username string) (*user
 		return nil, nil
 	}
 	st := s.v.begin()
-	e, err := s.userByKey(ctx, directory+`\`+username, key)
+	e, err := s.userByName(ctx, directory, username, key)
 	switch {
 	case latchkey.ErrorCode(err) == latchkey.ENOTFOUND:
 		s.absent.Set(key, absentEntry{stamp: st, until: s.now().Add(AbsentFor)})

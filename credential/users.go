@@ -87,6 +87,12 @@ func (s *Service) userByLogin(ctx context.Context, login string) (*userEntry, er
 // userByKey is userByLogin with the login's accountKey made already.
 func (s *Service) userByKey(ctx context.Context, login, key string) (*userEntry, error) {
 	dir, name := s.SplitLogin(login)
+	return s.userByName(ctx, dir, name, key)
+}
+
+// userByName is userByKey with the login split already: the directory,
+// the username and their accountKey.
+func (s *Service) userByName(ctx context.Context, dir, name, key string) (*userEntry, error) {
 	if n, ok := s.names.GetIfPresent(key); ok && s.v.fresh(&n.stamp) {
 		return s.user(ctx, n.id)
 	}

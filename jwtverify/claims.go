@@ -1,7 +1,6 @@
 package jwtverify
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -25,7 +24,7 @@ func mustBe(claim, what string) error {
 // checkShape checks that the claims the verifier relies on are present and
 // of the right type: exp always, aud and iss when configured, everything
 // the profile requires. Any problem is EINVALID.
-func (v *Verifier) checkShape(tok *jwt.Token, c jwt.MapClaims) error {
+func (v *Verifier) checkShape(tok *jwt.Token, c *tokenClaims) error {
 	for _, name := range []string{"exp", "nbf", "iat"} {
 		d, err := numericDate(c, name)
 		if err != nil {
@@ -35,11 +34,11 @@ func (v *Verifier) checkShape(tok *jwt.Token, c jwt.MapClaims) error {
 			return lacks("exp")
 		}
 	}
-	aud, err := groups(c, []string{"aud"})
+	aud, err := hasGroup(c, "aud")
 	if err != nil {
 		return err
 	}
-	if len(v.cfg.Audience) > 0 && len(aud) == 0 {
+	if len(v.cfg.Audience) > 0 && !aud {
 		return lacks("aud")
 	}
 	for _, name := range []string{"iss", "sub", "jti"} {
@@ -57,8 +56,8 @@ func (v *Verifier) checkShape(tok *jwt.Token, c jwt.MapClaims) error {
 		return latchkey.Errorf(latchkey.EINVALID, "The token's header lacks kid.")
 	}
 	for _, name := range qlikCloudClaims {
-		val, ok := c[name]
-		if !ok || val == nil || val == "" {
+		val := c.get(name)
+		if val == nil || val.kind == null || val.kind == str && val.text == "" {
 			return lacks(name)
 		}
 		if name == "subType" || name == "name" || name == "email" {
@@ -71,7 +70,7 @@ func (v *Verifier) checkShape(tok *jwt.Token, c jwt.MapClaims) error {
 }
 
 // numericDate returns the claim as a date, nil when absent.
-func numericDate(c jwt.MapClaims, name string) (*jwt.NumericDate, error) {
+func numericDate(c *tokenClaims, name string) (*jwt.NumericDate, error) {
 	var d *jwt.NumericDate
 	var err error
 	switch name {
@@ -90,7 +89,7 @@ func numericDate(c jwt.MapClaims, name string) (*jwt.NumericDate, error) {
 
 // checkLifetime refuses a token whose exp lies more than max_lifetime after
 // its nbf (or, without nbf, its iat).
-func (v *Verifier) checkLifetime(c jwt.MapClaims) error {
+func (v *Verifier) checkLifetime(c *tokenClaims) error {
 	max := v.cfg.MaxLifetime
 	if max <= 0 {
 		return nil
@@ -115,30 +114,32 @@ func (v *Verifier) checkLifetime(c jwt.MapClaims) error {
 // true or "true" passes; false or "false" is a well-formed token whose
 // issuer does not vouch for the email, so EUNAUTHORIZED; anything else is
 // malformed, so EINVALID.
-func (v *Verifier) checkProfile(c jwt.MapClaims) error {
+func (v *Verifier) checkProfile(c *tokenClaims) error {
 	if !v.cfg.QlikCloud {
 		return nil
 	}
-	switch c["email_verified"] {
-	case true, "true":
-		return nil
-	case false, "false":
-		return latchkey.Errorf(latchkey.EUNAUTHORIZED, "The token's email is not verified (email_verified is false).")
+	if val := c.get("email_verified"); val != nil {
+		switch {
+		case val.kind == boolean && val.b, val.kind == str && val.text == "true":
+			return nil
+		case val.kind == boolean && !val.b, val.kind == str && val.text == "false":
+			return latchkey.Errorf(latchkey.EUNAUTHORIZED, "The token's email is not verified (email_verified is false).")
+		}
 	}
 	return mustBe("email_verified", `true or "true"`)
 }
 
 // stringClaim returns a string claim and whether it is present. A value of
 // another type, or with control characters, is EINVALID.
-func stringClaim(c jwt.MapClaims, name string) (string, bool, error) {
-	val, ok := c[name]
-	if !ok {
+func stringClaim(c *tokenClaims, name string) (string, bool, error) {
+	val := c.get(name)
+	if val == nil {
 		return "", false, nil
 	}
-	s, isString := val.(string)
-	if !isString {
+	if val.kind != str {
 		return "", true, mustBe(name, "a string")
 	}
+	s := val.text
 	if hasControl(s) {
 		return "", true, mustBe(name, "free of control characters")
 	}
@@ -150,9 +151,20 @@ func hasControl(s string) bool {
 }
 
 // result maps the verified claims onto a Result.
-func (v *Verifier) result(tok *jwt.Token, c jwt.MapClaims) (*Result, error) {
+func (v *Verifier) result(tok *jwt.Token, c *tokenClaims) (*Result, error) {
 	m := v.cfg.Claims
-	r := &Result{Directory: m.DefaultDirectory}
+	// A one-string audience (the common case) lives in the Result's own
+	// allocation: c's slice goes back to the pool with c.
+	aud, _ := c.GetAudience()
+	var r *Result
+	if len(aud) == 1 {
+		ra := &resultAud{aud: [1]string{aud[0]}}
+		r = &ra.r
+		r.Audience = ra.aud[:]
+	} else {
+		r = &Result{Audience: aud} // an array's slice is its own
+	}
+	r.Directory = m.DefaultDirectory
 	var err error
 	var ok bool
 	if r.Username, ok, err = stringClaim(c, m.User); err != nil {
@@ -160,7 +172,7 @@ func (v *Verifier) result(tok *jwt.Token, c jwt.MapClaims) (*Result, error) {
 	} else if !ok || r.Username == "" {
 		return nil, lacks(m.User)
 	}
-	if err := latchkey.ValidateName("user id (claim "+m.User+")", r.Username); err != nil {
+	if err := latchkey.ValidateName(v.userLabel, r.Username); err != nil {
 		return nil, err
 	}
 	if m.Directory != "" {
@@ -195,7 +207,6 @@ func (v *Verifier) result(tok *jwt.Token, c jwt.MapClaims) (*Result, error) {
 	if hasControl(r.KeyID) { // it names the credential, in a header to the upstream
 		return nil, latchkey.Errorf(latchkey.EINVALID, "The token's header kid must be free of control characters.")
 	}
-	r.Audience, _ = c.GetAudience()
 	exp, _ := c.GetExpirationTime()
 	r.ExpiresAt = exp.Time
 	if d, _ := c.GetIssuedAt(); d != nil {
@@ -207,53 +218,87 @@ func (v *Verifier) result(tok *jwt.Token, c jwt.MapClaims) (*Result, error) {
 	return r, nil
 }
 
+// resultAud is a Result with room for a one-string audience.
+type resultAud struct {
+	r   Result
+	aud [1]string
+}
+
 // groups collects the groups from each listed claim: a string is one
 // group, an array of strings many. Empty strings are left out.
-func groups(c jwt.MapClaims, names []string) ([]string, error) {
-	var out []string
+func groups(c *tokenClaims, names []string) ([]string, error) {
+	n := 0
 	for _, name := range names {
-		var vals []any
-		val, ok := c[name]
-		if !ok {
-			continue
+		if err := eachGroup(c, name, func(string) { n++ }); err != nil {
+			return nil, err
 		}
-		switch val := val.(type) {
-		case string:
-			vals = []any{val}
-		case []any:
-			vals = val
-		default:
-			return nil, mustBe(name, "a string or an array of strings")
-		}
-		for _, g := range vals {
-			s, ok := g.(string)
-			if !ok || hasControl(s) {
-				return nil, mustBe(name, "a string or an array of strings, free of control characters")
-			}
-			if s != "" {
-				out = append(out, s)
-			}
-		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, n)
+	for _, name := range names {
+		eachGroup(c, name, func(g string) { out = append(out, g) })
 	}
 	return out, nil
 }
 
-// extra copies the listed claims as text: strings as they are, numbers and
-// booleans written out. Absent claims and other types are left out.
-func extra(c jwt.MapClaims, names []string) (map[string]string, error) {
+// hasGroup reports whether the claim holds a group, as groups reads it.
+func hasGroup(c *tokenClaims, name string) (bool, error) {
+	found := false
+	err := eachGroup(c, name, func(string) { found = true })
+	return found, err
+}
+
+// eachGroup calls f with each group of one claim, as groups reads it.
+func eachGroup(c *tokenClaims, name string, f func(string)) error {
+	val := c.get(name)
+	if val == nil {
+		return nil
+	}
+	var vals []string
+	switch {
+	case val.kind == str:
+		vals = []string{val.text}
+	case val.kind == array && val.allStrings:
+		vals = val.list
+	case val.kind == array:
+		return mustBe(name, "a string or an array of strings, free of control characters")
+	default:
+		return mustBe(name, "a string or an array of strings")
+	}
+	for _, s := range vals {
+		if hasControl(s) {
+			return mustBe(name, "a string or an array of strings, free of control characters")
+		}
+	}
+	for _, s := range vals {
+		if s != "" {
+			f(s)
+		}
+	}
+	return nil
+}
+
+// extra copies the listed claims as text: strings as they are, numbers
+// and booleans written out (numbers as the token writes them). Absent
+// claims and other types are left out.
+func extra(c *tokenClaims, names []string) (map[string]string, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
 	out := make(map[string]string, len(names))
 	for _, name := range names {
+		val := c.get(name)
+		if val == nil {
+			continue
+		}
 		var s string
-		switch val := c[name].(type) {
-		case string:
-			s = val
-		case json.Number:
-			s = val.String()
-		case bool:
-			s = strconv.FormatBool(val)
+		switch val.kind {
+		case str, number:
+			s = val.text
+		case boolean:
+			s = strconv.FormatBool(val.b)
 		default:
 			continue
 		}

@@ -46,7 +46,15 @@ func fits(alg string, key any) bool {
 	case *rsa.PublicKey:
 		return (strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")) && k.N.BitLen() >= minRSABits
 	case *ecdsa.PublicKey:
-		curve := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[alg]
+		var curve elliptic.Curve
+		switch alg {
+		case "ES256":
+			curve = elliptic.P256()
+		case "ES384":
+			curve = elliptic.P384()
+		case "ES512":
+			curve = elliptic.P521()
+		}
 		return curve != nil && k.Curve == curve
 	case ed25519.PublicKey:
 		return alg == "EdDSA"
@@ -223,11 +231,25 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 			// signed by an unknown key (401).
 			return nil, errNoKID
 		}
+		// One key, the common case, is returned without a slice.
+		var one jwt.VerificationKey
 		var keys []jwt.VerificationKey
+		n := 0
+		add := func(k jwt.VerificationKey) {
+			switch n {
+			case 0:
+				one = k
+			case 1:
+				keys = append(keys, one, k)
+			default:
+				keys = append(keys, k)
+			}
+			n++
+		}
 		exact := false
 		for _, k := range v.static {
 			if (k.kid == "" || k.kid == kid) && fits(alg, k.key) {
-				keys = append(keys, k.key)
+				add(k.key)
 				exact = exact || k.kid != "" && k.kid == kid
 			}
 		}
@@ -238,21 +260,21 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 				case jwt.VerificationKeySet:
 					for _, k := range got.Keys {
 						if fits(alg, k) {
-							keys = append(keys, k)
+							add(k)
 						}
 					}
 				default:
 					if fits(alg, got) {
-						keys = append(keys, got)
+						add(got)
 					}
 				}
 			}
 		}
-		switch len(keys) {
+		switch n {
 		case 0:
 			return nil, errUnknownKey
 		case 1:
-			return keys[0], nil
+			return one, nil
 		}
 		return jwt.VerificationKeySet{Keys: keys}, nil
 	}

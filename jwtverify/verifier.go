@@ -5,7 +5,9 @@
 // qlik-cloud profile) and its mapping of claims onto a principal.
 //
 // Parsing and signature checks are golang-jwt's; JWK Sets are fetched,
-// cached and refreshed by keyfunc. Each key serves only the algorithms of
+// cached and refreshed by keyfunc. The claims set is decoded in one pass
+// by jsontext's tokenizer, keeping only the claims the verifier reads and
+// skipping the rest (decode.go). Each key serves only the algorithms of
 // its own family, so an HMAC secret and a public key are never
 // interchangeable, and "none" is never accepted.
 //
@@ -44,7 +46,10 @@ type Verifier struct {
 	cancel    context.CancelFunc
 	parser    *jwt.Parser
 	validator *jwt.Validator
-	cache     Part // the verifier's share of the configured Cache
+	claims    *claimSet   // the claims verify decodes
+	keys      jwt.Keyfunc // the static keys' keyfunc; nil with a JWK Set
+	userLabel string      // the user id, in messages
+	cache     Part        // the verifier's share of the configured Cache
 }
 
 // Config describes one verifier. Its zero values are not defaults: the
@@ -168,7 +173,14 @@ func newVerifier(ctx context.Context, c Config, getenv func(string) string, log 
 	if c.Claims.DefaultDirectory == "" {
 		return fail("claims: name the default directory")
 	}
-	v.parser = jwt.NewParser(jwt.WithValidMethods(c.Algorithms), jwt.WithJSONNumber(), jwt.WithStrictDecoding(), jwt.WithoutClaimsValidation())
+	// The claims decode into a tokenClaims (decode.go), which keeps
+	// numbers' text itself: no WithJSONNumber.
+	v.parser = jwt.NewParser(jwt.WithValidMethods(c.Algorithms), jwt.WithStrictDecoding(), jwt.WithoutClaimsValidation())
+	v.claims = newClaimSet(c)
+	v.userLabel = "user id (claim " + c.Claims.User + ")"
+	if v.jwks == nil {
+		v.keys = v.keyfunc(context.Background()) // the context serves only JWKS lookups
+	}
 	vopts := []jwt.ParserOption{jwt.WithLeeway(c.Leeway), jwt.WithIssuedAt(), jwt.WithExpirationRequired(), jwt.WithTimeFunc(o.now)}
 	if len(c.Audience) > 0 {
 		vopts = append(vopts, jwt.WithAudience(c.Audience...))
@@ -191,8 +203,9 @@ func (v *Verifier) Close() {
 	}
 }
 
-// Verify checks raw and says whose token it is. A string that is not a JWT,
-// lacks a required claim or has one of the wrong type is EINVALID; a bad
+// Verify checks raw and says whose token it is. A string that is not a JWT
+// (a claims set that names a member twice is not), lacks a required claim
+// or has one of the wrong type is EINVALID; a bad
 // signature, an unknown key, a refused algorithm, an expired or not yet
 // valid token, a wrong audience or issuer and too long a lifetime are
 // EUNAUTHORIZED. Messages never repeat the token. A token verified before
@@ -222,8 +235,13 @@ func (v *Verifier) VerifyUncached(ctx context.Context, raw string) (*Result, err
 }
 
 func (v *Verifier) verify(ctx context.Context, raw string) (*Result, error) {
-	claims := jwt.MapClaims{}
-	tok, err := v.parser.ParseWithClaims(raw, claims, v.keyfunc(ctx))
+	claims := getClaims(v.claims)
+	defer putClaims(claims)
+	kf := v.keys
+	if kf == nil {
+		kf = v.keyfunc(ctx)
+	}
+	tok, err := v.parser.ParseWithClaims(raw, claims, kf)
 	if err != nil {
 		return nil, v.parseError(tok, err)
 	}
