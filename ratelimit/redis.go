@@ -80,7 +80,8 @@ func (s *shared) batch(lim Limit) int { return max(1, min(s.o.Batch, lim.Capacit
 
 func (s *shared) allow(ctx context.Context, k Key, lim Limit) Decision {
 	now := s.local.now()
-	if !s.tryRedis(now) {
+	retrying := s.away.Load()
+	if retrying && !s.claimRetry(now) {
 		return s.fallback(k, lim, now)
 	}
 	sh, ok := s.shares.GetIfPresent(k)
@@ -96,7 +97,7 @@ func (s *shared) allow(ctx context.Context, k Key, lim Limit) Decision {
 		sh.left--
 		return Decision{Allowed: true, Remaining: sh.remaining + sh.left, Reset: time.Duration(max(sh.resetAt-now, 0))}
 	}
-	if s.away.Load() && !s.tryRedis(now) { // Redis went away while this request waited for the share
+	if !retrying && s.away.Load() { // Redis went away while this request waited for the share
 		return s.fallback(k, lim, now)
 	}
 	// A client that gives up does not make Redis look away: the call has
@@ -120,12 +121,9 @@ func (s *shared) allow(ctx context.Context, k Key, lim Limit) Decision {
 	return Decision{Allowed: true, Remaining: res.Remaining + sh.left, Reset: res.ResetAfter}
 }
 
-// tryRedis reports whether a request at now asks Redis: always while Redis
-// answers; while it is away, one request per o.Retry.
-func (s *shared) tryRedis(now int64) bool {
-	if !s.away.Load() {
-		return true
-	}
+// claimRetry reports whether a request at now, while Redis is away, is the
+// one of its o.Retry interval that tries Redis again.
+func (s *shared) claimRetry(now int64) bool {
 	at := s.retryAt.Load()
 	return now >= at && s.retryAt.CompareAndSwap(at, now+int64(s.o.Retry))
 }
