@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,30 +16,16 @@ import (
 	"github.com/latchkey/latchkey/testenv"
 )
 
-// RedisAddr is the Redis the tests use: LATCHKEY_TEST_REDIS, else the
-// local one that .ci/run starts.
-func redisAddr() string {
-	if a := os.Getenv("LATCHKEY_TEST_REDIS"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
-
 // testPrefix returns a key prefix of the test's own, after checking that
 // Redis answers (else the test skips, or fails under CI), and deletes the
 // test's keys when it ends.
-func testPrefix(t testing.TB) string {
+func testPrefix(t testing.TB) (addr, prefix string) {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: redisAddr(), DisableIdentity: true, MaxRetries: -1})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		testenv.Missing(t, "no Redis at %s: %v", redisAddr(), err)
-	}
+	addr = testenv.Redis(t)
+	c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1})
 	b := make([]byte, 6)
 	rand.Read(b)
-	prefix := "latchkey-test:" + hex.EncodeToString(b) + ":"
+	prefix = "latchkey-test:" + hex.EncodeToString(b) + ":"
 	t.Cleanup(func() {
 		defer c.Close()
 		ctx := context.Background()
@@ -49,7 +34,7 @@ func testPrefix(t testing.TB) string {
 			c.Del(ctx, iter.Val())
 		}
 	})
-	return prefix
+	return addr, prefix
 }
 
 // logRecords counts the records logged at each level.
@@ -94,7 +79,7 @@ func newRedisLimiter(t testing.TB, addr, prefix string, c *fakeClock, logs *logR
 // TestRedisCluster: two nodes on one Redis share one budget, taken in
 // batches, to the request.
 func TestRedisCluster(t *testing.T) {
-	prefix := testPrefix(t)
+	addr, prefix := testPrefix(t)
 	for _, tc := range []struct {
 		name  string
 		limit Limit
@@ -105,7 +90,7 @@ func TestRedisCluster(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newFakeClock()
-			nodes := []*Limiter{newRedisLimiter(t, redisAddr(), prefix, c, nil, nil), newRedisLimiter(t, redisAddr(), prefix, c, nil, nil)}
+			nodes := []*Limiter{newRedisLimiter(t, addr, prefix, c, nil, nil), newRedisLimiter(t, addr, prefix, c, nil, nil)}
 			k := Key{Policy: tc.name, Subject: [2]string{"LAB", "goran"}}
 			allowed := 0
 			for i := range 2*tc.limit.Capacity() + 10 {
@@ -130,8 +115,8 @@ func TestRedisCluster(t *testing.T) {
 // faultproxy: a frozen Redis costs one deadline, then the node decides
 // alone (metric and one log line) until a retry finds Redis again.
 func TestRedisFallback(t *testing.T) {
-	prefix := testPrefix(t)
-	p, err := faultproxy.Start(redisAddr())
+	addr, prefix := testPrefix(t)
+	p, err := faultproxy.Start(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
