@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,6 +90,28 @@ type routeLimit struct {
 	limit   ratelimit.Limit
 	allowed prometheus.Counter
 	limited prometheus.Counter
+	quoted  string                    // the name as a Structured Fields string
+	last    atomic.Pointer[rateValue] // the RateLimit value written last
+}
+
+// rateValue is a RateLimit header value, kept so that the next answer with
+// the same remaining and reset reuses it instead of formatting it again
+// (so an answer well within its limits allocates nothing for it). The
+// slice is never changed; one who adds to the header gets a new one.
+type rateValue struct {
+	remaining int
+	reset     int64
+	v         []string
+}
+
+// value is the RateLimit value "name";r=REMAINING;t=RESET.
+func (l *routeLimit) value(remaining int, reset int64) []string {
+	if c := l.last.Load(); c != nil && c.remaining == remaining && c.reset == reset {
+		return c.v
+	}
+	v := []string{l.quoted + ";r=" + strconv.Itoa(remaining) + ";t=" + strconv.FormatInt(reset, 10)}
+	l.last.Store(&rateValue{remaining, reset, v})
+	return v
 }
 
 // routeLimits are a route's limits, those checked before authentication
@@ -115,7 +138,7 @@ func (s *Server) newRouteLimits(c config.Route) routeLimits {
 	var policy []string
 	for _, l := range c.RateLimits {
 		lim := ratelimit.Limit{Requests: l.Requests, Window: l.Window.D(), Burst: l.Burst}
-		rlim := &routeLimit{name: l.Name, policy: c.Name + "\x00" + l.Name, per: l.Per, limit: lim,
+		rlim := &routeLimit{name: l.Name, quoted: strconv.Quote(l.Name), policy: c.Name + "\x00" + l.Name, per: l.Per, limit: lim,
 			allowed: s.rate.decisions.WithLabelValues(c.Name, l.Name, "allowed"),
 			limited: s.rate.decisions.WithLabelValues(c.Name, l.Name, "limited")}
 		if l.Per == config.PerRoute || l.Per == config.PerClient {
@@ -202,7 +225,7 @@ func clientHost(addr string) string {
 // the time until the budget is full again.
 func setRateHeaders(h http.Header, policy []string, st *rateState) {
 	h["Ratelimit-Policy"] = policy
-	h["Ratelimit"] = []string{strconv.Quote(st.limit.name) + ";r=" + strconv.Itoa(st.d.Remaining) + ";t=" + strconv.FormatInt(ceilSeconds(st.d.Reset), 10)}
+	h["Ratelimit"] = st.limit.value(st.d.Remaining, ceilSeconds(st.d.Reset))
 }
 
 // ceilSeconds is d in whole seconds, rounded up.

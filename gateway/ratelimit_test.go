@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -516,4 +517,23 @@ func TestRateLimitRedisFallback(t *testing.T) {
 	if f := testutil.ToFloat64(s.rate.fallbacks); f != 6 {
 		t.Fatalf("%v fallbacks, want 6", f)
 	}
+}
+
+// FuzzClientHost: whatever RemoteAddr holds, the client's host is a part
+// of it, without a port, and costs no panic.
+func FuzzClientHost(f *testing.F) {
+	for _, s := range []string{"192.0.2.1:1234", "[2001:db8::1]:443", "2001:db8::9", "203.0.113.9", "", "[", "[]:", ":"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, addr string) {
+		h := clientHost(addr)
+		if !strings.Contains(addr, h) {
+			t.Fatalf("clientHost(%q) = %q, not a part of it", addr, h)
+		}
+		if ap, err := netip.ParseAddrPort(addr); err == nil && h != ap.Addr().String() && h != ap.Addr().WithZone("").String() {
+			if a, err := netip.ParseAddr(h); err != nil || a != ap.Addr() {
+				t.Fatalf("clientHost(%q) = %q, want %s", addr, h, ap.Addr())
+			}
+		}
+	})
 }

@@ -38,11 +38,12 @@
 // EVALSHA and Redis's own clock). So that a busy key does not cost a round
 // trip per request, a node takes up to a batch of requests at once (at most
 // RedisOptions.Batch, and at most a tenth of the capacity, at least one)
-// and spends them locally; what it has not spent after batch×T lapses. The
-// tolerance: a node's unspent share is lost to the others (the cluster may
-// let fewer through, by at most one batch per node), and a share spent
-// late may let one batch per node more through in a span than the limit
-// says. A key that Redis refuses is refused on the node until Redis said
+// and spends them locally; what it has not spent after batch×T, or a
+// hundredth of the window if that is longer, lapses. The tolerance: a
+// node's unspent share is lost to the others (the cluster may let fewer
+// through, by at most one batch per node), and a share spent late may let
+// through, per node, one batch or 1% of the limit (whichever is more)
+// beyond what the limit says for a span. A key that Redis refuses is refused on the node until Redis said
 // the next request would pass, without asking again.
 //
 // Every Redis call has a deadline (RedisOptions.Timeout). When a call fails

@@ -117,8 +117,16 @@ func (s *shared) allow(ctx context.Context, k Key, lim Limit) Decision {
 		return Decision{RetryAfter: res.RetryAfter, Reset: res.ResetAfter}
 	}
 	sh.refused, sh.left = false, res.Allowed-1
-	sh.until = now + int64(res.Allowed)*int64(lim.Interval())
+	sh.until = now + int64(lapse(lim, res.Allowed))
 	return Decision{Allowed: true, Remaining: res.Remaining + sh.left, Reset: res.ResetAfter}
+}
+
+// lapse is how long a share of n requests may be spent: n intervals, or a
+// hundredth of the window if that is longer. A request spent late may pass
+// beyond the limit, so a node can let through at most one share or 1% of
+// the limit more than it says in any span.
+func lapse(lim Limit, n int) time.Duration {
+	return max(time.Duration(n)*lim.Interval(), lim.Window/100)
 }
 
 // claimRetry reports whether a request at now, while Redis is away, is the
