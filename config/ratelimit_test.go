@@ -87,3 +87,28 @@ func TestRateLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestRateLimitDocs: the configurations of docs/rate-limits.md load.
+func TestRateLimitDocs(t *testing.T) {
+	doc, err := os.ReadFile("../docs/rate-limits.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```yaml\n")[1:]
+	if len(blocks) != 2 {
+		t.Fatalf("found %d yaml examples, want 2", len(blocks))
+	}
+	for i, b := range blocks {
+		file := filepath.Join(t.TempDir(), "latchkey.yaml")
+		if err := os.WriteFile(file, []byte(b[:strings.Index(b, "```")]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(file, opts())
+		if err != nil {
+			t.Fatalf("example %d: %v", i+1, err)
+		}
+		if len(c.Routes) != 1 || len(c.Routes[0].RateLimits) == 0 {
+			t.Fatalf("example %d: routes %+v", i+1, c.Routes)
+		}
+	}
+}
