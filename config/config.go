@@ -423,7 +423,7 @@ type RateLimitRedis struct {
 	DB          int      `yaml:"db"`           // default 0
 	Timeout     Duration `yaml:"timeout"`      // the deadline of each call; default 50ms
 	KeyPrefix   string   `yaml:"key_prefix"`   // default "latchkey:"
-	Batch       int      `yaml:"batch"`        // the most requests a node takes at once; default 16
+	Batch       int      `yaml:"batch"`        // the most requests a node takes at once; default 64
 	Retry       Duration `yaml:"retry"`        // while Redis is away, how often it is tried; default 1s
 }
 

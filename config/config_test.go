@@ -71,7 +71,7 @@ func TestDefault(t *testing.T) {
 			Session: JWTSession{CSRFCookie: "_csrfToken", CSRFHeader: "qlik-csrf-token"}},
 		UI: UI{Enabled: true, Prefix: "/ui/"},
 		RateLimits: RateLimits{Store: "local", MaxKeys: 100_000, KeyMaximum: KeyMaximum{Window: Duration(time.Minute)},
-			Redis: RateLimitRedis{Timeout: Duration(50 * time.Millisecond), KeyPrefix: "latchkey:", Batch: 16, Retry: Duration(time.Second)}},
+			Redis: RateLimitRedis{Timeout: Duration(50 * time.Millisecond), KeyPrefix: "latchkey:", Batch: 64, Retry: Duration(time.Second)}},
 		Listeners: []Listener{{Name: "main", Address: "127.0.0.1:8443", TLS: TLS{MinVersion: "1.2", ClientAuth: "none", ReloadInterval: Duration(10 * time.Second)}}},
 		Routes:    []Route{{Name: "/", Prefix: "/", Upstream: Echo, Auth: []string{"session", "basic", "apikey"}, AllowAnonymous: true, Timeout: Duration(time.Minute), Errors: "latchkey"}},
 	}

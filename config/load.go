@@ -255,7 +255,7 @@ func (c *Config) setDefaults() {
 	num(&rl.MaxKeys, "rate_limits.max_keys", 100_000)
 	dur(&rl.Redis.Timeout, "rate_limits.redis.timeout", Duration(50*time.Millisecond))
 	str(&rl.Redis.KeyPrefix, "rate_limits.redis.key_prefix", "latchkey:")
-	num(&rl.Redis.Batch, "rate_limits.redis.batch", 16)
+	num(&rl.Redis.Batch, "rate_limits.redis.batch", 64)
 	dur(&rl.Redis.Retry, "rate_limits.redis.retry", Duration(time.Second))
 	dur(&rl.KeyMaximum.Window, "rate_limits.key_maximum.window", Duration(time.Minute))
 }

@@ -82,7 +82,7 @@ func (v *validator) rateLimits(rl RateLimits) {
 		v.add("rate_limits.redis.db", "%d is out of range; use 0 to 15", r.DB)
 	}
 	if r.Batch < 1 || r.Batch > 1000 {
-		v.add("rate_limits.redis.batch", "%d is out of range; use 1 (ask Redis for every request) to 1000 (the default is 16)", r.Batch)
+		v.add("rate_limits.redis.batch", "%d is out of range; use 1 (ask Redis for every request) to 1000 (the default is 64)", r.Batch)
 	}
 	if d := r.Retry.D(); d < 10*time.Millisecond || d > time.Minute {
 		v.add("rate_limits.redis.retry", "%s is out of range; use 10ms to 1m (the default is 1s)", d)

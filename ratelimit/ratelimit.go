@@ -37,13 +37,15 @@
 // holds for the whole cluster (go-redis/redis_rate's GCRA script, run with
 // EVALSHA and Redis's own clock). So that a busy key does not cost a round
 // trip per request, a node takes up to a batch of requests at once (at most
-// RedisOptions.Batch, and at most a tenth of the capacity, at least one)
-// and spends them locally; what it has not spent after batch×T, or a
-// hundredth of the window if that is longer, lapses. The tolerance: a
-// node's unspent share is lost to the others (the cluster may let fewer
-// through, by at most one batch per node), and a share spent late may let
-// through, per node, one batch or 1% of the limit (whichever is more)
-// beyond what the limit says for a span. A key that Redis refuses is refused on the node until Redis said
+// RedisOptions.Batch, and at most a hundredth of the capacity, at least
+// one) and spends them locally, taking the next batch while a quarter of
+// the last is left; what it has not spent after as many intervals as it
+// holds, or a hundredth of the window if that is longer, lapses. The
+// tolerance: a node's unspent share is lost to the others (the cluster may
+// let fewer through, by about one batch per node, at most 1.25% of the
+// capacity), and a share spent late may let through, per node, one batch
+// or 1% of the limit (whichever is more) beyond what the limit says for a
+// span. A limit under 200 (requests + burst) asks Redis for every request. A key that Redis refuses is refused on the node until Redis said
 // the next request would pass, without asking again.
 //
 // Every Redis call has a deadline (RedisOptions.Timeout). When a call fails

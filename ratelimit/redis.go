@@ -20,6 +20,7 @@ import (
 type shared struct {
 	client  *redis.Client
 	gcra    *redis_rate.Limiter
+	fetches sync.WaitGroup // the shares taken ahead, under way
 	o       RedisOptions
 	local   *local
 	shares  *otter.Cache[Key, *share]
@@ -31,14 +32,17 @@ type shared struct {
 }
 
 // share is what a node holds of one key's budget: requests taken from
-// Redis and not yet spent, or the refusal Redis gave.
+// Redis and not yet spent, or the refusal Redis gave, and the call to
+// Redis under way, if any (one at a time per key and node).
 type share struct {
 	mu        sync.Mutex
 	left      int   // requests taken, not yet spent
 	until     int64 // they lapse then; a refusal holds until then
 	refused   bool
-	remaining int   // Redis's remaining when they were taken
-	resetAt   int64 // when Redis said the key is at rest
+	remaining int           // Redis's remaining when they were taken
+	resetAt   int64         // when Redis said the key is at rest
+	fetching  bool          // a call to Redis is under way
+	done      chan struct{} // closed when it ends
 }
 
 func newShared(o RedisOptions, l *local, log *slog.Logger, onLocal func()) (*shared, error) {
@@ -60,7 +64,11 @@ func newShared(o RedisOptions, l *local, log *slog.Logger, onLocal func()) (*sha
 	return s, nil
 }
 
-func (s *shared) close() error { return s.client.Close() }
+// close waits for the shares taken ahead, then closes the connections.
+func (s *shared) close() error {
+	s.fetches.Wait()
+	return s.client.Close()
+}
 
 // redisKey is the key of k in Redis (redis_rate adds "rate:" before it).
 func (s *shared) redisKey(k Key) string {
@@ -75,8 +83,8 @@ func (s *shared) redisKey(k Key) string {
 }
 
 // batch is how many requests a node takes at once under lim: at most
-// o.Batch and a tenth of the capacity, at least 1.
-func (s *shared) batch(lim Limit) int { return max(1, min(s.o.Batch, lim.Capacity()/10)) }
+// o.Batch and a hundredth of the capacity, at least 1.
+func (s *shared) batch(lim Limit) int { return max(1, min(s.o.Batch, lim.Capacity()/100)) }
 
 func (s *shared) allow(ctx context.Context, k Key, lim Limit) Decision {
 	now := s.local.now()
@@ -88,37 +96,84 @@ func (s *shared) allow(ctx context.Context, k Key, lim Limit) Decision {
 	if !ok {
 		sh, _ = s.shares.SetIfAbsent(k, &share{})
 	}
+	n := s.batch(lim)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	switch {
-	case sh.refused && now < sh.until:
-		return Decision{RetryAfter: time.Duration(sh.until - now), Reset: time.Duration(max(sh.resetAt-now, 0))}
-	case !sh.refused && sh.left > 0 && now < sh.until:
-		sh.left--
-		return Decision{Allowed: true, Remaining: sh.remaining + sh.left, Reset: time.Duration(max(sh.resetAt-now, 0))}
+	for {
+		switch {
+		case sh.refused && now < sh.until:
+			sh.mu.Unlock()
+			return Decision{RetryAfter: time.Duration(sh.until - now), Reset: time.Duration(max(sh.resetAt-now, 0))}
+		case !sh.refused && sh.left > 0 && now < sh.until:
+			sh.left--
+			d := Decision{Allowed: true, Remaining: sh.remaining + sh.left, Reset: time.Duration(max(sh.resetAt-now, 0))}
+			// Take the next share before this one runs out, so that
+			// requests seldom wait for Redis (never for a share under 4).
+			prefetch := !sh.fetching && sh.left < n/4
+			if prefetch {
+				sh.fetching, sh.done = true, make(chan struct{})
+			}
+			sh.mu.Unlock()
+			if prefetch {
+				s.fetches.Go(func() { s.fetch(ctx, k, lim, n, sh) })
+			}
+			return d
+		case sh.fetching: // wait for the call under way; it has its deadline
+			done := sh.done
+			sh.mu.Unlock()
+			<-done
+			if s.away.Load() {
+				return s.fallback(k, lim, now)
+			}
+		case !retrying && s.away.Load(): // Redis went away while this request waited
+			sh.mu.Unlock()
+			return s.fallback(k, lim, now)
+		default:
+			sh.fetching, sh.done = true, make(chan struct{})
+			sh.mu.Unlock()
+			if !s.fetch(ctx, k, lim, n, sh) {
+				return s.fallback(k, lim, now)
+			}
+		}
+		now = s.local.now()
+		sh.mu.Lock()
 	}
-	if !retrying && s.away.Load() { // Redis went away while this request waited for the share
-		return s.fallback(k, lim, now)
-	}
+}
+
+// fetch takes up to n requests of k's budget from Redis into sh, or the
+// refusal, and ends sh's call; it reports whether Redis answered.
+func (s *shared) fetch(ctx context.Context, k Key, lim Limit, n int, sh *share) bool {
 	// A client that gives up does not make Redis look away: the call has
 	// its own deadline.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.Timeout)
 	res, err := s.gcra.AllowAtMost(cctx, s.redisKey(k),
-		redis_rate.Limit{Rate: lim.Requests, Burst: lim.Capacity(), Period: lim.Window}, s.batch(lim))
+		redis_rate.Limit{Rate: lim.Requests, Burst: lim.Capacity(), Period: lim.Window}, n)
 	cancel()
+	now := s.local.now()
+	sh.mu.Lock()
+	defer func() {
+		sh.fetching = false
+		close(sh.done)
+		sh.mu.Unlock()
+	}()
 	if err != nil {
 		s.wentAway(err, now)
-		return s.fallback(k, lim, now)
+		return false
 	}
 	s.cameBack()
 	sh.remaining, sh.resetAt = res.Remaining, now+int64(res.ResetAfter)
-	if res.Allowed == 0 {
-		sh.refused, sh.left, sh.until = true, 0, now+int64(max(res.RetryAfter, 0))
-		return Decision{RetryAfter: res.RetryAfter, Reset: res.ResetAfter}
+	if sh.refused || now >= sh.until {
+		sh.left = 0 // what was left has lapsed
 	}
-	sh.refused, sh.left = false, res.Allowed-1
-	sh.until = now + int64(lapse(lim, res.Allowed))
-	return Decision{Allowed: true, Remaining: res.Remaining + sh.left, Reset: res.ResetAfter}
+	if res.Allowed == 0 {
+		if sh.left == 0 {
+			sh.refused, sh.until = true, now+int64(max(res.RetryAfter, 1))
+		}
+		return true
+	}
+	sh.refused = false
+	sh.left += res.Allowed
+	sh.until = now + int64(lapse(lim, sh.left))
+	return true
 }
 
 // lapse is how long a share of n requests may be spent: n intervals, or a

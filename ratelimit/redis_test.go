@@ -84,9 +84,10 @@ func TestRedisCluster(t *testing.T) {
 		name  string
 		limit Limit
 	}{
-		{"20 an hour (batches of 2)", Limit{Requests: 20, Window: time.Hour}},
+		{"20 an hour (batches of 1)", Limit{Requests: 20, Window: time.Hour}},
 		{"5 an hour, burst 2 (batches of 1)", Limit{Requests: 5, Window: time.Hour, Burst: 2}},
-		{"300 an hour (batches of 16)", Limit{Requests: 300, Window: time.Hour}},
+		{"300 an hour (batches of 3)", Limit{Requests: 300, Window: time.Hour}},
+		{"10000 an hour (batches of 16, taken ahead)", Limit{Requests: 10000, Window: time.Hour}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newFakeClock()
@@ -197,5 +198,35 @@ func TestRedisFallback(t *testing.T) {
 	allow("back", false)
 	if got := logs.all(); len(got) != 4 || got[3][:4] != "INFO" {
 		t.Fatalf("log: %q, want a fourth line, Redis back", got)
+	}
+}
+
+// TestRedisConcurrent: two nodes, many goroutines each, on one key with
+// prefetched shares: never more than the capacity passes, and at most a
+// share per node is left unspent (run it with -race).
+func TestRedisConcurrent(t *testing.T) {
+	addr, prefix := testPrefix(t)
+	c := newFakeClock()
+	nodes := []*Limiter{newRedisLimiter(t, addr, prefix, c, nil, nil), newRedisLimiter(t, addr, prefix, c, nil, nil)}
+	lim := Limit{Requests: 6400, Window: time.Hour} // shares of 16
+	k := Key{Policy: "concurrent", Subject: [2]string{"k"}}
+	var allowed, fallbacks atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			for range 900 {
+				d := nodes[i%2].Allow(context.Background(), k, lim)
+				if d.Allowed {
+					allowed.Add(1)
+				}
+				if d.Fallback {
+					fallbacks.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := allowed.Load(); got > 6400 || got < 6400-2*20 || fallbacks.Load() != 0 {
+		t.Fatalf("%d allowed (%d fallbacks), want 6360 to 6400 and none", got, fallbacks.Load())
 	}
 }
