@@ -30,6 +30,12 @@ import (
 // when to come back. A request that passes carries the same headers, for
 // the limit with the least remaining. Forward-auth answers alike, since it
 // decides through the same admit.
+//
+// A limit that comes with the credential (limits stored with API keys)
+// fits as one more check after authentication: a routeLimit whose Limit
+// the principal's credential gives, under a policy of its own. The
+// limiter keeps no limit per key (ratelimit.Limiter.Allow takes it with
+// each call), so such limits may differ from key to key and change.
 
 // rateLimiting is the gateway's limiter and its metrics (nil: no route has
 // limits).

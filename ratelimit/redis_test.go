@@ -199,6 +199,25 @@ func TestRedisFallback(t *testing.T) {
 	if got := logs.all(); len(got) != 4 || got[3][:4] != "INFO" {
 		t.Fatalf("log: %q, want a fourth line, Redis back", got)
 	}
+
+	// Cut alone: the pooled connection is gone, and a new one is made. The
+	// decision is Redis's or the node's, in time either way; a retry later
+	// finds Redis.
+	p.Cut()
+	start = time.Now()
+	d := l.Allow(ctx, k, lim)
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("after a cut: took %v", took)
+	}
+	lines := 4 // Redis answered on a new connection
+	if d.Fallback {
+		lines = 5 // the node decided alone, and said so once
+	}
+	if got := logs.all(); len(got) != lines {
+		t.Fatalf("after a cut (fallback %v): log %q, want %d lines", d.Fallback, got, lines)
+	}
+	c.Advance(time.Second)
+	allow("after the cut", false)
 }
 
 // TestRedisConcurrent: two nodes, many goroutines each, on one key with
