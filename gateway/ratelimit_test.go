@@ -537,3 +537,34 @@ func FuzzClientHost(f *testing.F) {
 		}
 	})
 }
+
+// TestRateLimitAPIKeys: real API keys through the credential service: two
+// keys of one user each have their own budget per credential, and share
+// one per user.
+func TestRateLimitAPIKeys(t *testing.T) {
+	f := newFixtureWith(t, func(c *config.Config) {
+		c.RateLimits = config.RateLimits{Store: "local", MaxKeys: 1000}
+		c.Routes = append(c.Routes,
+			config.Route{Name: "per-key", Prefix: "/per-key", Upstream: "echo", Auth: []string{"apikey"}, Timeout: config.Duration(time.Minute),
+				RateLimits: []config.RateLimit{limited("credential", config.PerCredential, 2, time.Minute, 0)}},
+			config.Route{Name: "per-user", Prefix: "/per-user", Upstream: "echo", Auth: []string{"apikey"}, Timeout: config.Duration(time.Minute),
+				RateLimits: []config.RateLimit{limited("user", config.PerUser, 3, time.Minute, 0)}})
+	})
+	withClock(t, f.s, newTestClock())
+	u := f.addUser("goran", latchkey.RoleAPIKeyUser)
+	k1, k2 := f.key(u, false).Key, f.key(u, false).Key
+	for i, tc := range []struct {
+		path, key string
+		want      int
+	}{
+		{"/per-key", k1, 200}, {"/per-key", k1, 200}, {"/per-key", k1, 429},
+		{"/per-key", k2, 200}, {"/per-key", k2, 200}, {"/per-key", k2, 429},
+		{"/per-user", k1, 200}, {"/per-user", k2, 200}, {"/per-user", k1, 200}, {"/per-user", k2, 429},
+	} {
+		w := f.serve(request("GET", tc.path, "", "X-Api-Key", tc.key))
+		if w.Code != tc.want {
+			t.Fatalf("request %d (%s): %d, want %d: %s", i+1, tc.path, w.Code, tc.want, w.Body)
+		}
+		rateHeaders(t, w.Header())
+	}
+}
