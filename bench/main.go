@@ -37,7 +37,7 @@ import (
 // The fa- ones ask the forward-auth endpoint about a request to the route
 // of the scenario of the same name; the -fresh ones send a token never sent
 // before with every request (see -fresh-tokens).
-var scenarioNames = []string{"auth-off", "apikey", "session", "basic-password", "jwt-rs256", "jwt-rs256-fresh", "jwt-eddsa", "client-cert",
+var scenarioNames = []string{"auth-off", "apikey", "apikey-limited", "session", "basic-password", "jwt-rs256", "jwt-rs256-fresh", "jwt-eddsa", "client-cert",
 	"fa-auth-off", "fa-apikey", "fa-jwt-rs256", "fa-jwt-rs256-fresh"}
 
 // options are the command line's.
@@ -81,6 +81,7 @@ func main() {
 	flag.DurationVar(&o.floodOp.idle, "idle", 0, "after -flood, sample RSS while idle for this long (0: skip)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (client included) to this file")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to this file at the end of the run")
+	flag.StringVar(&benchRedis, "redis", "", "count apikey-limited's rate limits in the Redis at this host:port (default: on the node)")
 	flag.BoolVar(&o.serve, "serve", false, "only start the upstream and the gateway, print the scenarios, and serve until interrupted (for bench/wrk.sh)")
 	flag.Parse()
 	if o.rounds < 1 || o.conc < 1 {
@@ -337,6 +338,7 @@ func keepAliveScenarios(e *env) []scenario {
 	all := []scenario{
 		{name: "auth-off", path: "/off/x"},
 		{name: "apikey", path: "/apikey/x", header: [2]string{"X-Api-Key", e.apiKey}},
+		{name: "apikey-limited", path: "/apikey-limited/x", header: [2]string{"X-Api-Key", e.apiKey}},
 		{name: "session", path: "/session/x", header: [2]string{"Cookie", "wtsession=" + e.session}},
 		{name: "basic-password", path: "/basic/x", header: [2]string{"Authorization", basicAuth(`LOCAL\`+benchUser, benchPassword)}},
 		{name: "jwt-rs256", path: "/rs256/x", header: rs},

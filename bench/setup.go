@@ -108,7 +108,24 @@ routes:
   - {name: eddsa, prefix: /eddsa/, upstream: "%[2]s", auth: [jwt], jwt_verifiers: [ed]}
   - {name: cert, prefix: /cert/, upstream: "%[2]s", auth: [cert]}
   - {name: flood, prefix: /flood/, upstream: "%[2]s", auth: [jwt], jwt_verifiers: [flood]}
+  - name: apikey-limited
+    prefix: /apikey-limited/
+    upstream: "%[2]s"
+    auth: [apikey]
+    rate_limits: # never reached: the cost of checking them
+      - {per: route, requests: 1000000000, window: 1s}
+      - {per: credential, requests: 1000000000, window: 1s}
+%[4]s`
+
+// rateLimitsYAML is the rate_limits section for -redis ADDR: the counts in
+// that Redis, under a prefix of the run's own.
+const rateLimitsYAML = `rate_limits:
+  store: redis
+  redis: {address: "%s", key_prefix: "latchkey-bench:%d:"}
 `
+
+// benchRedis is -redis: the Redis of the rate limits ("" counts on the node).
+var benchRedis string
 
 // upstreamBody is what the upstream answers: small, like an API's JSON.
 var upstreamBody = []byte(`{"ok":true,"items":[1,2,3,4,5,6,7,8,9,10]}`)
@@ -169,7 +186,11 @@ func setup(ctx context.Context, dir string) (_ *env, err error) {
 		return nil, err
 	}
 	cfgFile := filepath.Join(dir, "latchkey.yaml")
-	if err := os.WriteFile(cfgFile, fmt.Appendf(nil, configYAML, dir, e.upstream.URL, origin), 0o600); err != nil {
+	rateLimits := ""
+	if benchRedis != "" {
+		rateLimits = fmt.Sprintf(rateLimitsYAML, benchRedis, os.Getpid())
+	}
+	if err := os.WriteFile(cfgFile, fmt.Appendf(nil, configYAML, dir, e.upstream.URL, origin, rateLimits), 0o600); err != nil {
 		return nil, err
 	}
 	// A first start makes the self-signed certificate, once, where the

@@ -32,9 +32,12 @@ type Config struct {
 	// Certificates says how client certificates map to principals.
 	Certificates Certificates `yaml:"certificates"`
 	// UI is the pages for people: sign in, My settings, administration.
-	UI        UI         `yaml:"ui"`
-	Listeners []Listener `yaml:"listeners"`
-	Routes    []Route    `yaml:"routes"`
+	UI UI `yaml:"ui"`
+	// RateLimits say where the routes' rate limits are kept
+	// (docs/rate-limits.md); each route gives its own limits.
+	RateLimits RateLimits `yaml:"rate_limits"`
+	Listeners  []Listener `yaml:"listeners"`
+	Routes     []Route    `yaml:"routes"`
 
 	// File is the path the configuration was read from; "" for the
 	// embedded default.
@@ -363,6 +366,71 @@ type Route struct {
 	// UpstreamJWT passes the principal to the upstream also as a
 	// short-lived JWT signed by latchkey, in X-Latchkey-Jwt.
 	UpstreamJWT bool `yaml:"upstream_jwt"`
+	// RateLimits are the route's limits; every one that applies to a
+	// request is checked, and the tightest answers.
+	RateLimits []RateLimit `yaml:"rate_limits"`
+	// Errors is the shape of the route's rate-limit refusals: latchkey
+	// (default), qlik-cloud or journyx (see ErrorShapes).
+	Errors string `yaml:"errors"`
+}
+
+// RateLimit is one limit of a route: Requests per Window, with Burst more
+// at once, for each subject that Per names.
+type RateLimit struct {
+	// Name names the limit in the RateLimit headers; default: Per. The
+	// names of one route's limits differ.
+	Name string `yaml:"name"`
+	// Per is what has its own budget: route (the whole route), credential
+	// (an API key, session, token or certificate), user, or client (the
+	// address after server.trusted_proxies). Anonymous requests count by
+	// client address for credential and user.
+	Per      string   `yaml:"per"`
+	Requests int      `yaml:"requests"`
+	Window   Duration `yaml:"window"` // default 1m
+	Burst    int      `yaml:"burst"`  // default 0
+}
+
+// The values of RateLimit.Per.
+const (
+	PerRoute      = "route"
+	PerCredential = "credential"
+	PerUser       = "user"
+	PerClient     = "client"
+)
+
+// ErrorShapes are the values of Route.Errors: latchkey's
+// {"error":{code,message}}, Qlik Cloud's {"errors":[{code,title,detail,
+// status}]} and Journyx's {"success":false,"error":{code,message}}.
+var ErrorShapes = []string{"latchkey", "qlik-cloud", "journyx"}
+
+// RateLimits are where rate limits are kept, for every route.
+type RateLimits struct {
+	// Store is local (default: each node counts alone) or redis (the
+	// limits hold for the cluster).
+	Store string         `yaml:"store"`
+	Redis RateLimitRedis `yaml:"redis"`
+	// MaxKeys bounds the budgets a node keeps in memory; default 100000.
+	MaxKeys int `yaml:"max_keys"`
+	// KeyMaximum is the most that a limit given to an API key may allow
+	// (limits per API key are not there yet; the value is checked only).
+	KeyMaximum KeyMaximum `yaml:"key_maximum"`
+}
+
+// RateLimitRedis is the Redis of store: redis.
+type RateLimitRedis struct {
+	Address     string   `yaml:"address"`      // host:port
+	PasswordEnv string   `yaml:"password_env"` // the environment variable that holds the password; default none
+	DB          int      `yaml:"db"`           // default 0
+	Timeout     Duration `yaml:"timeout"`      // the deadline of each call; default 50ms
+	KeyPrefix   string   `yaml:"key_prefix"`   // default "latchkey:"
+	Batch       int      `yaml:"batch"`        // the most requests a node takes at once; default 64
+	Retry       Duration `yaml:"retry"`        // while Redis is away, how often it is tried; default 1s
+}
+
+// KeyMaximum is Requests per Window; Requests 0 means no maximum.
+type KeyMaximum struct {
+	Requests int      `yaml:"requests"`
+	Window   Duration `yaml:"window"` // default 1m
 }
 
 // Duration is a time.Duration written in YAML as "90s", "15m" or "2h".

@@ -69,9 +69,11 @@ func TestDefault(t *testing.T) {
 		JWT: JWT{Issuer: JWTIssuer{Algorithm: "ES256", Issuer: "latchkey", Audience: "latchkey",
 			Lifetime: Duration(24 * time.Hour), RotateEvery: Duration(720 * time.Hour)},
 			Session: JWTSession{CSRFCookie: "_csrfToken", CSRFHeader: "qlik-csrf-token"}},
-		UI:        UI{Enabled: true, Prefix: "/ui/"},
+		UI: UI{Enabled: true, Prefix: "/ui/"},
+		RateLimits: RateLimits{Store: "local", MaxKeys: 100_000, KeyMaximum: KeyMaximum{Window: Duration(time.Minute)},
+			Redis: RateLimitRedis{Timeout: Duration(50 * time.Millisecond), KeyPrefix: "latchkey:", Batch: 64, Retry: Duration(time.Second)}},
 		Listeners: []Listener{{Name: "main", Address: "127.0.0.1:8443", TLS: TLS{MinVersion: "1.2", ClientAuth: "none", ReloadInterval: Duration(10 * time.Second)}}},
-		Routes:    []Route{{Name: "/", Prefix: "/", Upstream: Echo, Auth: []string{"session", "basic", "apikey"}, AllowAnonymous: true, Timeout: Duration(time.Minute)}},
+		Routes:    []Route{{Name: "/", Prefix: "/", Upstream: Echo, Auth: []string{"session", "basic", "apikey"}, AllowAnonymous: true, Timeout: Duration(time.Minute), Errors: "latchkey"}},
 	}
 	want.src = c.src
 	if !reflect.DeepEqual(c, want) {
@@ -155,10 +157,10 @@ func TestErrors(t *testing.T) {
 		{"testdata/syntax_error.yaml", opts(), []wantErr{{"", 2, "", "YAML syntax"}}},
 		{"testdata/top_level_list.yaml", opts(), []wantErr{{"", 1, "", "must be a mapping with the keys admin, api_keys, caches, certificates, data_dir, jwt"}}},
 		{"testdata/unknown_top.yaml", opts(), []wantErr{{"", 2, "listner",
-			"unknown key (known keys here: admin, api_keys, caches, certificates, data_dir, jwt, listeners, log, login, passwords, routes, server, sessions, store, ui)"}}},
+			"unknown key (known keys here: admin, api_keys, caches, certificates, data_dir, jwt, listeners, log, login, passwords, rate_limits, routes, server, sessions, store, ui)"}}},
 		{"testdata/unknown_nested.yaml", opts(), []wantErr{
 			{"", 6, "listeners[0].tls.foo", "unknown key (known keys here: cert_file, client_auth, client_ca_file, insecure_plain_http, key_file, min_version, reload_interval)"},
-			{"", 11, "routes[0].stripprefix", "unknown key (known keys here: abilities, allow_anonymous, auth, host, jwt_verifiers, listeners, methods, name, prefix, strip_prefix, strip_xrfkey, timeout, upstream, upstream_jwt, xrfkey)"},
+			{"", 11, "routes[0].stripprefix", "unknown key (known keys here: abilities, allow_anonymous, auth, errors, host, jwt_verifiers, listeners, methods, name, prefix, rate_limits, strip_prefix, strip_xrfkey, timeout, upstream, upstream_jwt, xrfkey)"},
 		}},
 		{"testdata/duplicate_key.yaml", opts(), []wantErr{{"", 3, "listeners[0].address", "given twice (first at line 2)"}}},
 		{"testdata/type_errors.yaml", opts(), []wantErr{

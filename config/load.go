@@ -243,7 +243,21 @@ func (c *Config) setDefaults() {
 		r, p := &c.Routes[i], "routes["+strconv.Itoa(i)+"]"
 		str(&r.Name, p+".name", r.Prefix)
 		dur(&r.Timeout, p+".timeout", Duration(time.Minute))
+		str(&r.Errors, p+".errors", "latchkey")
+		for j := range r.RateLimits {
+			l, q := &r.RateLimits[j], p+".rate_limits["+strconv.Itoa(j)+"]"
+			str(&l.Name, q+".name", l.Per)
+			dur(&l.Window, q+".window", Duration(time.Minute))
+		}
 	}
+	rl := &c.RateLimits
+	str(&rl.Store, "rate_limits.store", "local")
+	num(&rl.MaxKeys, "rate_limits.max_keys", 100_000)
+	dur(&rl.Redis.Timeout, "rate_limits.redis.timeout", Duration(50*time.Millisecond))
+	str(&rl.Redis.KeyPrefix, "rate_limits.redis.key_prefix", "latchkey:")
+	num(&rl.Redis.Batch, "rate_limits.redis.batch", 64)
+	dur(&rl.Redis.Retry, "rate_limits.redis.retry", Duration(time.Second))
+	dur(&rl.KeyMaximum.Window, "rate_limits.key_maximum.window", Duration(time.Minute))
 }
 
 // resolvePaths makes the relative paths the file gives relative to dir.

@@ -52,7 +52,9 @@ func (c *Config) Validate(authMethods []string) error {
 		v.route(p, i, r, names, prefixes, authMethods)
 		v.routeJWT(p, r, c.JWT.Verifiers)
 		v.routeScope(p, r, c.Listeners)
+		v.routeRateLimits(p, r)
 	}
+	v.rateLimits(c.RateLimits)
 	v.forwardAuth(c)
 	v.ui(c)
 	return errors.Join(v.errs...)

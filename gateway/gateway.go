@@ -69,6 +69,8 @@ type Server struct {
 	// request through (nil: not served).
 	forwardAuth *forwardAuth
 
+	rate *rateLimiting // the routes' rate limits (nil: no route has any)
+
 	// pages are the pages for people (nil: not served), on the listeners
 	// of pageListeners (empty: every listener).
 	pages         Pages
@@ -136,6 +138,9 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 	md := newMethodDeps(cfg, d, s.required)
 	s.methods = buildMethods(md, extra)
 	s.metrics.prepareAuth(slices.Collect(maps.Keys(s.methods)))
+	if s.rate, err = s.newRateLimiting(cfg, nil); err != nil {
+		return nil, err
+	}
 	rt, err := newRouter(cfg.Routes, s.methods, s)
 	if err != nil {
 		return nil, err
@@ -370,6 +375,7 @@ func (s *Server) Serve(ctx context.Context, stopping func() context.Context) err
 	drains.Wait()
 	wg.Wait()
 	s.routes.upstreams.closeIdle()
+	s.rate.close()
 	return err
 }
 

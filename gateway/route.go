@@ -28,6 +28,7 @@ type route struct {
 	xrfkey      bool         // the Xrfkey guard runs before authentication
 	stripXrfkey bool         // the Xrfkey parameter does not reach the upstream
 	upstreamJWT bool         // the principal also goes upstream as a latchkey-signed JWT
+	limits      routeLimits  // rate limits and the shape of their refusals (ratelimit.go)
 
 	// The route's scope: requests for another host, with another method or
 	// on another listener pass it by. Empty means any.
@@ -75,6 +76,7 @@ func newRouter(cfgs []config.Route, methods map[string]Authenticator, s *Server)
 			host:        strings.ToLower(c.Host),
 			methods:     c.Methods,
 			listeners:   c.Listeners,
+			limits:      s.newRouteLimits(c),
 		}
 		if err := r.useMethods(c.Auth, methods); err != nil {
 			return nil, err
@@ -217,8 +219,9 @@ type admission struct {
 
 // admit decides a request as its route does, for the proxy and for
 // forward-auth alike: route matching, the Xrfkey guard, authentication and
-// authorization. A refusal is an error to write, or, for the Xrfkey guard's
-// 403 and a 405, a nil admission with a nil error: admit has answered.
+// authorization, with the rate limits around authentication (ratelimit.go).
+// A refusal is an error to write, or, for the Xrfkey guard's 403, a 405 and
+// a rate limit's 429, a nil admission with a nil error: admit has answered.
 func (rt *router) admit(w http.ResponseWriter, r *http.Request) (*admission, error) {
 	t := targetOf(r)
 	if err := rt.checkPath(t, r.URL); err != nil {
@@ -238,6 +241,10 @@ func (rt *router) admit(w http.ResponseWriter, r *http.Request) (*admission, err
 		xrfkeyFailed(w)
 		return nil, nil
 	}
+	var limited rateState
+	if !rt.s.checkLimits(w, r, rte, rte.limits.before, nil, &limited) {
+		return nil, nil
+	}
 	p, err := rte.authenticate(r, rt.s.metrics)
 	if err == nil {
 		setPrincipal(r, p)
@@ -246,6 +253,9 @@ func (rt *router) admit(w http.ResponseWriter, r *http.Request) (*admission, err
 	if err != nil {
 		rte.challenge(w, err)
 		return nil, err
+	}
+	if !rt.s.checkLimits(w, r, rte, rte.limits.after, p, &limited) {
+		return nil, nil
 	}
 	a := &admission{route: rte, path: upstreamPath, principal: p}
 	if rte.upstreamJWT && !p.IsAnonymous() {

@@ -361,7 +361,6 @@ func TestTLSReloadServeStopsWatching(t *testing.T) {
 type dialer struct {
 	r     *reloadRig
 	conf  *tls.Config
-	alpn  string // negotiated on the last connection
 	state tls.ConnectionState
 }
 

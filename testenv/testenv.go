@@ -2,11 +2,14 @@
 // machine (a PostgreSQL server, curl, nginx, Python's requests) is missing:
 // on a developer's machine it skips, saying why; under CI (the environment
 // variable CI set) it fails, so that a green CI means every test ran. It
-// also holds Eventually, the one way tests wait for another process.
+// also holds Eventually, the one way tests wait for another process, and
+// Redis, the address of the Redis server tests use.
 package testenv
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -50,4 +53,30 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 		case <-tick.C:
 		}
 	}
+}
+
+// Redis returns the address of the Redis server tests use
+// (LATCHKEY_TEST_REDIS, else 127.0.0.1:6379, which .ci/run starts), after
+// checking that it answers PING; when it does not, t skips, or fails
+// under CI.
+func Redis(t testing.TB) string {
+	t.Helper()
+	addr := os.Getenv("LATCHKEY_TEST_REDIS")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		Missing(t, "no Redis at %s: %v", addr, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 7)
+	if _, err = c.Write([]byte("PING\r\n")); err == nil {
+		_, err = io.ReadFull(c, buf)
+	}
+	if err != nil || string(buf) != "+PONG\r\n" {
+		Missing(t, "Redis at %s does not answer PING (%q, %v)", addr, buf, err)
+	}
+	return addr
 }

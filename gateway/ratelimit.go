@@ -1,0 +1,269 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/ratelimit"
+)
+
+// This file applies the routes' rate limits (docs/rate-limits.md).
+//
+// A route's limits per route and per client are checked before
+// authentication, so that a flood is refused before it costs a password
+// check or a store call; those per credential and per user after it, when
+// the principal is known (an anonymous request counts by client address).
+// The first limit that refuses answers 429 at once, in the route's error
+// shape, with Retry-After and the RateLimit-Policy and RateLimit headers of
+// draft-ietf-httpapi-ratelimit-headers-10 (Structured Fields); it is not
+// held like the 429 of failed sign-ins (holdRefusal): the client was told
+// when to come back. A request that passes carries the same headers, for
+// the limit with the least remaining. Forward-auth answers alike, since it
+// decides through the same admit.
+//
+// A limit that comes with the credential (limits stored with API keys)
+// fits as one more check after authentication: a routeLimit whose Limit
+// the principal's credential gives, under a policy of its own. The
+// limiter keeps no limit per key (ratelimit.Limiter.Allow takes it with
+// each call), so such limits may differ from key to key and change.
+
+// rateLimiting is the gateway's limiter and its metrics (nil: no route has
+// limits).
+type rateLimiting struct {
+	limiter   *ratelimit.Limiter
+	decisions *prometheus.CounterVec
+	fallbacks prometheus.Counter
+}
+
+// newRateLimiting builds the limiter of cfg.RateLimits when a route has
+// limits; now is the clock (nil: time.Now).
+func (s *Server) newRateLimiting(cfg *config.Config, now func() time.Time) (*rateLimiting, error) {
+	if !slices.ContainsFunc(cfg.Routes, func(r config.Route) bool { return len(r.RateLimits) > 0 }) {
+		return nil, nil
+	}
+	rl := &rateLimiting{
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_ratelimit_decisions_total",
+			Help: "Rate-limit decisions by route, limit (policy) and result (allowed, limited).",
+		}, []string{"route", "policy", "result"}),
+		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "latchkey_ratelimit_fallback_total",
+			Help: "Rate-limit decisions that the node made alone because Redis did not answer in time.",
+		}),
+	}
+	o := ratelimit.Options{MaxKeys: cfg.RateLimits.MaxKeys, Now: now, Log: s.log, OnFallback: func() { rl.fallbacks.Inc() }}
+	if c := cfg.RateLimits; c.Store == "redis" {
+		o.Redis = &ratelimit.RedisOptions{Address: c.Redis.Address, DB: c.Redis.DB, Timeout: c.Redis.Timeout.D(),
+			Prefix: c.Redis.KeyPrefix, Batch: c.Redis.Batch, Retry: c.Redis.Retry.D()}
+		if c.Redis.PasswordEnv != "" {
+			o.Redis.Password = os.Getenv(c.Redis.PasswordEnv)
+		}
+	}
+	var err error
+	if rl.limiter, err = ratelimit.New(o); err != nil {
+		return nil, fmt.Errorf("rate_limits: %w", err)
+	}
+	if s.rate != nil { // a clock replaced in a test: keep the registered metrics
+		rl.decisions, rl.fallbacks = s.rate.decisions, s.rate.fallbacks
+		s.rate.limiter.Close()
+	} else {
+		s.metrics.reg.MustRegister(rl.decisions, rl.fallbacks)
+	}
+	return rl, nil
+}
+
+func (rl *rateLimiting) close() {
+	if rl != nil {
+		rl.limiter.Close()
+	}
+}
+
+// routeLimit is one of a route's limits, ready to check.
+type routeLimit struct {
+	name    string // in the headers and the metrics
+	policy  string // the budget's: the route's name and this name
+	per     string
+	limit   ratelimit.Limit
+	allowed prometheus.Counter
+	limited prometheus.Counter
+	quoted  string                    // the name as a Structured Fields string
+	last    atomic.Pointer[rateValue] // the RateLimit value written last
+}
+
+// rateValue is a RateLimit header value, kept so that the next answer with
+// the same remaining and reset reuses it instead of formatting it again
+// (so an answer well within its limits allocates nothing for it). The
+// slice is never changed; one who adds to the header gets a new one.
+type rateValue struct {
+	remaining int
+	reset     int64
+	v         []string
+}
+
+// value is the RateLimit value "name";r=REMAINING;t=RESET.
+func (l *routeLimit) value(remaining int, reset int64) []string {
+	if c := l.last.Load(); c != nil && c.remaining == remaining && c.reset == reset {
+		return c.v
+	}
+	v := []string{l.quoted + ";r=" + strconv.Itoa(remaining) + ";t=" + strconv.FormatInt(reset, 10)}
+	l.last.Store(&rateValue{remaining, reset, v})
+	return v
+}
+
+// routeLimits are a route's limits, those checked before authentication
+// and those after it, and how it writes a refusal.
+type routeLimits struct {
+	before, after []*routeLimit
+	policy        []string // the RateLimit-Policy header, every limit of the route
+	body          func(w http.ResponseWriter, status int, code, message string)
+}
+
+func (s *Server) newRouteLimits(c config.Route) routeLimits {
+	var rl routeLimits
+	switch c.Errors {
+	case "qlik-cloud":
+		rl.body = writeQlikError
+	case "journyx":
+		rl.body = writeJournyxError
+	default:
+		rl.body = writeErrorBody
+	}
+	if len(c.RateLimits) == 0 || s.rate == nil {
+		return rl
+	}
+	var policy []string
+	for _, l := range c.RateLimits {
+		lim := ratelimit.Limit{Requests: l.Requests, Window: l.Window.D(), Burst: l.Burst}
+		rlim := &routeLimit{name: l.Name, quoted: strconv.Quote(l.Name), policy: c.Name + "\x00" + l.Name, per: l.Per, limit: lim,
+			allowed: s.rate.decisions.WithLabelValues(c.Name, l.Name, "allowed"),
+			limited: s.rate.decisions.WithLabelValues(c.Name, l.Name, "limited")}
+		if l.Per == config.PerRoute || l.Per == config.PerClient {
+			rl.before = append(rl.before, rlim)
+		} else {
+			rl.after = append(rl.after, rlim)
+		}
+		policy = append(policy, policyItem(l.Name, lim))
+	}
+	rl.policy = []string{strings.Join(policy, ", ")}
+	return rl
+}
+
+// policyItem is a limit as a RateLimit-Policy item: the quota q is what
+// passes at once from rest (requests + burst), the window w in seconds.
+func policyItem(name string, l ratelimit.Limit) string {
+	return strconv.Quote(name) + ";q=" + strconv.Itoa(l.Capacity()) + ";w=" + strconv.FormatInt(int64(l.Window/time.Second), 10)
+}
+
+// rateState is what a request's limits said so far: the tightest one.
+type rateState struct {
+	limit *routeLimit
+	d     ratelimit.Decision
+}
+
+// checkLimits checks limits for a request with principal p (nil before
+// authentication). It reports false when one refused, having answered.
+func (s *Server) checkLimits(w http.ResponseWriter, r *http.Request, rte *route, limits []*routeLimit, p *latchkey.Principal, st *rateState) bool {
+	if len(limits) == 0 {
+		return true
+	}
+	for _, l := range limits {
+		d := s.rate.limiter.Allow(r.Context(), l.key(r, p), l.limit)
+		if !d.Allowed {
+			l.limited.Inc()
+			st.limit, st.d = l, d
+			s.refuseLimited(w, r, rte, st)
+			return false
+		}
+		l.allowed.Inc()
+		if st.limit == nil || d.Remaining < st.d.Remaining {
+			st.limit, st.d = l, d
+		}
+	}
+	setRateHeaders(w.Header(), rte.limits.policy, st)
+	return true
+}
+
+// key is the budget of l that request r with principal p spends.
+func (l *routeLimit) key(r *http.Request, p *latchkey.Principal) ratelimit.Key {
+	k := ratelimit.Key{Policy: l.policy}
+	switch {
+	case l.per == config.PerRoute:
+	case l.per == config.PerClient || p.IsAnonymous():
+		k.Subject[1] = clientHost(r.RemoteAddr) // [0] "" is no method or directory
+	case l.per == config.PerUser:
+		k.Subject = [2]string{p.Directory, p.Username}
+	case p.CredentialID != "":
+		k.Subject = [2]string{p.Method, p.CredentialID}
+	default: // a password: the credential is the user's
+		k.Subject = [2]string{p.Method + ":" + p.Directory, p.Username}
+	}
+	return k
+}
+
+// clientHost is the address of RemoteAddr without its port, if it has one
+// ("192.0.2.1:1234", "[2001:db8::1]:1234"; one taken from X-Forwarded-For
+// has none). It allocates nothing.
+func clientHost(addr string) string {
+	if strings.HasPrefix(addr, "[") {
+		if i := strings.IndexByte(addr, ']'); i > 0 {
+			return addr[1:i]
+		}
+		return addr
+	}
+	if i := strings.IndexByte(addr, ':'); i >= 0 && strings.LastIndexByte(addr, ':') == i {
+		return addr[:i]
+	}
+	return addr
+}
+
+// setRateHeaders writes RateLimit-Policy (every limit of the route) and
+// RateLimit (the tightest so far): "name";r=REMAINING;t=SECONDS, t being
+// the time until the budget is full again.
+func setRateHeaders(h http.Header, policy []string, st *rateState) {
+	h["Ratelimit-Policy"] = policy
+	h["Ratelimit"] = st.limit.value(st.d.Remaining, ceilSeconds(st.d.Reset))
+}
+
+// ceilSeconds is d in whole seconds, rounded up.
+func ceilSeconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }
+
+// refuseLimited answers 429 for the limit of st, in the route's shape, at
+// once.
+func (s *Server) refuseLimited(w http.ResponseWriter, r *http.Request, rte *route, st *rateState) {
+	retry := max(ceilSeconds(st.d.RetryAfter), 1)
+	h := w.Header()
+	setRateHeaders(h, rte.limits.policy, st)
+	h.Set("Retry-After", strconv.FormatInt(retry, 10))
+	s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", latchkey.ERATELIMITED,
+		"route", rte.name, "limit", st.limit.name)
+	l := st.limit.limit
+	rte.limits.body(w, http.StatusTooManyRequests, latchkey.ERATELIMITED, fmt.Sprintf(
+		"Too many requests: the limit %q of this route allows %d per %s; try again in %d s.",
+		st.limit.name, l.Requests, l.Window, retry))
+}
+
+// journyxError is an error in the shape of Journyx's answers, which say
+// "success": latchkey's error object with "success": false.
+type journyxError struct {
+	Success bool `json:"success"`
+	Error   struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeJournyxError(w http.ResponseWriter, status int, code, message string) {
+	var body journyxError
+	body.Error.Code, body.Error.Message = code, message
+	writeJSON(w, status, body)
+}
