@@ -231,6 +231,9 @@ func TestVerifyAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("RSA verifications")
 	}
+	if raceEnabled {
+		t.Skip("under -race, sync.Pool drops what it holds at random, so the count is not latchkey's; the bound is checked without -race")
+	}
 	v := newTest(t, qseow(t), nil)
 	tok := sign(t, jwt.SigningMethodRS256, keysOnce().rsa, "", seedClaims())
 	n := testing.AllocsPerRun(50, func() {

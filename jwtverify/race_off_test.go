@@ -1,0 +1,5 @@
+//go:build !race
+
+package jwtverify
+
+const raceEnabled = false
