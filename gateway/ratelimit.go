@@ -33,7 +33,7 @@ import (
 //
 // A limit that comes with the credential (an API key's own,
 // Principal.RateLimit) is one more check after authentication, after the
-// route's: the route's keyLimit, whose Limit the principal gives, under the
+// route's: routeLimits.key, whose Limit the principal gives, under the
 // policy "key" with the key's id for subject, so that one budget holds for
 // the key on every route. The limiter keeps no limit per key
 // (ratelimit.Limiter.Allow takes it with each call), so such limits may
@@ -42,20 +42,24 @@ import (
 // route's limits, as "key".
 
 // rateLimiting is the gateway's limiter and its metrics (nil: no route has
-// limits).
+// limits or takes API keys).
 type rateLimiting struct {
 	limiter   *ratelimit.Limiter
 	decisions *prometheus.CounterVec
 	fallbacks prometheus.Counter
 }
 
+// takesKeys reports whether route r takes API keys: in X-Api-Key, or as
+// the password of HTTP Basic.
+func takesKeys(r config.Route) bool {
+	return slices.Contains(r.Auth, latchkey.MethodAPIKey) || slices.Contains(r.Auth, latchkey.MethodBasic)
+}
+
 // newRateLimiting builds the limiter of cfg.RateLimits when a route has
 // limits or takes API keys (which may have limits of their own); now is
 // the clock (nil: time.Now).
 func (s *Server) newRateLimiting(cfg *config.Config, now func() time.Time) (*rateLimiting, error) {
-	if !slices.ContainsFunc(cfg.Routes, func(r config.Route) bool {
-		return len(r.RateLimits) > 0 || slices.Contains(r.Auth, latchkey.MethodAPIKey)
-	}) {
+	if !slices.ContainsFunc(cfg.Routes, func(r config.Route) bool { return len(r.RateLimits) > 0 || takesKeys(r) }) {
 		return nil, nil
 	}
 	rl := &rateLimiting{
@@ -134,7 +138,7 @@ type routeLimits struct {
 	policy        []string // the RateLimit-Policy header, every limit of the route
 	body          func(w http.ResponseWriter, status int, code, message string)
 	// key is the check of a key's own limit (its limit unused: the
-	// principal's is); nil when the route has no limiter.
+	// principal's is); nil when the route takes no API keys.
 	key *routeLimit
 }
 
@@ -154,9 +158,11 @@ func (s *Server) newRouteLimits(c config.Route) routeLimits {
 	if s.rate == nil {
 		return rl
 	}
-	rl.key = &routeLimit{name: keyPolicy, quoted: strconv.Quote(keyPolicy), policy: keyPolicy, per: keyPolicy,
-		allowed: s.rate.decisions.WithLabelValues(c.Name, keyPolicy, "allowed"),
-		limited: s.rate.decisions.WithLabelValues(c.Name, keyPolicy, "limited")}
+	if takesKeys(c) {
+		rl.key = &routeLimit{name: keyPolicy, quoted: strconv.Quote(keyPolicy), policy: keyPolicy, per: keyPolicy,
+			allowed: s.rate.decisions.WithLabelValues(c.Name, keyPolicy, "allowed"),
+			limited: s.rate.decisions.WithLabelValues(c.Name, keyPolicy, "limited")}
+	}
 	if len(c.RateLimits) == 0 {
 		return rl
 	}
@@ -218,7 +224,7 @@ func (s *Server) checkLimits(w http.ResponseWriter, r *http.Request, rte *route,
 			item = rte.limits.policy[0] + ", " + item
 		}
 		st.policy = []string{item}
-		k := ratelimit.Key{Policy: keyPolicy, Subject: [2]string{p.Method, p.CredentialID}}
+		k := ratelimit.Key{Policy: keyPolicy, Subject: [2]string{latchkey.MethodAPIKey, p.CredentialID}} // whichever way the key came
 		if lim.Valid() && !s.checkLimit(w, r, rte, rte.limits.key, k, lim, st) {
 			return false
 		}

@@ -580,7 +580,8 @@ func TestRateLimitKeyOwn(t *testing.T) {
 		c.Routes = append(c.Routes,
 			config.Route{Name: "capped", Prefix: "/capped", Upstream: "echo", Auth: []string{"apikey"}, Timeout: config.Duration(time.Minute),
 				RateLimits: []config.RateLimit{limited("upstream", config.PerRoute, 100, time.Minute, 0)}},
-			config.Route{Name: "open", Prefix: "/open", Upstream: "echo", Auth: []string{"apikey"}, Timeout: config.Duration(time.Minute)})
+			config.Route{Name: "open", Prefix: "/open", Upstream: "echo", Auth: []string{"apikey"}, Timeout: config.Duration(time.Minute)},
+			config.Route{Name: "basic", Prefix: "/basic", Upstream: "echo", Auth: []string{"basic"}, Timeout: config.Duration(time.Minute)})
 	})
 	withClock(t, f.s, newTestClock())
 	u := f.addUser("goran", latchkey.RoleAPIKeyUser)
@@ -621,6 +622,13 @@ func TestRateLimitKeyOwn(t *testing.T) {
 	}
 	if policies, _ := rateHeaders(t, w.Header()); len(policies) != 1 || policies[0].name != "key" {
 		t.Fatalf("a route without limits: RateLimit-Policy %q", w.Header().Get("RateLimit-Policy"))
+	}
+	// And the key as the password of HTTP Basic.
+	if w := f.serve(request("GET", "/basic/x", "", "Authorization", basic(`LAB\goran`, limitedKey.Key))); w.Code != 429 {
+		t.Fatalf("the key as a Basic password: %d %s", w.Code, w.Body)
+	}
+	if w := f.serve(request("GET", "/basic/x", "", "Authorization", basic(`LAB\goran`, other))); w.Code != 200 {
+		t.Fatalf("the other key as a Basic password: %d %s", w.Code, w.Body)
 	}
 	// Another key of the same user has no limit of its own.
 	for i := range 5 {
