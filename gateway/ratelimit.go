@@ -229,7 +229,9 @@ func (s *Server) checkLimits(w http.ResponseWriter, r *http.Request, rte *route,
 			return false
 		}
 	}
-	setRateHeaders(w.Header(), st.policy, st)
+	if st.limit != nil {
+		setRateHeaders(w.Header(), st.policy, st)
+	}
 	return true
 }
 
