@@ -1,6 +1,9 @@
 package latchkey
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // APIKey is what the store keeps of an API key: its metadata and a hash of
 // the secret. The secret itself is shown once and never stored, except for a
@@ -16,6 +19,9 @@ type APIKey struct {
 	ExpiresAt  time.Time  `json:"expires"`
 	LastUsedAt *time.Time `json:"last_used"`
 	RevokedAt  *time.Time `json:"revoked"`
+	// RateLimit is the key's own limit, checked with the routes' on every
+	// request made with it; nil: none of its own.
+	RateLimit *RateLimit `json:"rate_limit"`
 
 	// Hash is the keyed hash of the secret that lookups use. Never shown.
 	Hash []byte `json:"-"`
@@ -35,4 +41,37 @@ type APIKeyFilter struct {
 	UserID         int64 // 0 means every user
 	IncludeRevoked bool
 	IncludeExpired bool
+}
+
+// RateLimit is a limit that comes with a credential: Requests per Window
+// seconds on average, with Burst more at once (the GCRA of the routes'
+// limits, docs/rate-limits.md).
+type RateLimit struct {
+	Requests int `json:"requests"`
+	Window   int `json:"window"` // seconds
+	Burst    int `json:"burst"`
+}
+
+// WindowDuration is the window as a time.Duration.
+func (l RateLimit) WindowDuration() time.Duration { return time.Duration(l.Window) * time.Second }
+
+// String is the limit as the command line writes it: "100/1m", or
+// "100/1m,burst=20" with a burst.
+func (l RateLimit) String() string {
+	s := strconv.Itoa(l.Requests) + "/" + FormatWindow(l.Window)
+	if l.Burst > 0 {
+		s += ",burst=" + strconv.Itoa(l.Burst)
+	}
+	return s
+}
+
+// FormatWindow writes seconds as the largest whole unit: "1h", "1m", "90s".
+func FormatWindow(seconds int) string {
+	switch {
+	case seconds > 0 && seconds%3600 == 0:
+		return strconv.Itoa(seconds/3600) + "h"
+	case seconds > 0 && seconds%60 == 0:
+		return strconv.Itoa(seconds/60) + "m"
+	}
+	return strconv.Itoa(seconds) + "s"
 }

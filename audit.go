@@ -12,6 +12,7 @@ const (
 	AuditAPIKeyReveal   = "apikey.reveal"
 	AuditAPIKeyRevoke   = "apikey.revoke"
 	AuditAPIKeyRotate   = "apikey.rotate"
+	AuditAPIKeyLimit    = "apikey.limit"
 	AuditUserCreate     = "user.create"
 	AuditUserUpdate     = "user.update"
 	AuditUserPassword   = "user.password"

@@ -32,6 +32,9 @@ type Principal struct {
 	ReadOnly     bool              `json:"read_only"`
 	ExpiresAt    time.Time         `json:"expires,omitzero"`
 	Claims       map[string]string `json:"claims,omitempty"` // other claims mapped onto the principal
+	// RateLimit is the limit that comes with the credential (an API key's
+	// own), which the gateway checks with the route's; nil: none.
+	RateLimit *RateLimit `json:"-"`
 }
 
 // Anonymous is the principal of a request that presented no credentials on a

@@ -97,6 +97,10 @@ type APIKeyStore interface {
 	// RevokeAPIKey marks the key revoked at the given time; revoking a
 	// revoked key is ECONFLICT.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	// SetAPIKeyLimit gives the key its own rate limit, or takes it (nil),
+	// emits ChangeAPIKey and appends rec in the same transaction; it
+	// returns the key as it is now.
+	SetAPIKeyLimit(ctx context.Context, id string, limit *RateLimit, rec *AuditEvent) (*APIKey, error)
 	// TouchAPIKeys records last use for many keys in one write; callers batch
 	// uses in memory so that a request costs no write.
 	TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error
@@ -148,7 +152,7 @@ const (
 	ChangeUser        ChangeKind = "user"         // a user was disabled, enabled, edited or got a new password (UserID)
 	ChangeUserRoles   ChangeKind = "user_roles"   // a user's roles changed (UserID)
 	ChangeRole        ChangeKind = "role"         // a role's abilities changed or it was deleted (Name)
-	ChangeAPIKey      ChangeKind = "apikey"       // a key was revoked (Name = key id, UserID)
+	ChangeAPIKey      ChangeKind = "apikey"       // a key was revoked or its rate limit changed (Name = key id, UserID)
 	ChangeSession     ChangeKind = "session"      // a session ended (Name = session id, UserID)
 	ChangeUserSession ChangeKind = "user_session" // every session of a user ended (UserID)
 	ChangeSigningKey  ChangeKind = "signing_key"  // the signing key set changed (Name = kid)

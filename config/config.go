@@ -411,8 +411,8 @@ type RateLimits struct {
 	Redis RateLimitRedis `yaml:"redis"`
 	// MaxKeys bounds the budgets a node keeps in memory; default 100000.
 	MaxKeys int `yaml:"max_keys"`
-	// KeyMaximum is the most that a limit given to an API key may allow
-	// (limits per API key are not there yet; the value is checked only).
+	// KeyMaximum is the most that a limit given to an API key may allow,
+	// on average and at once (docs/rate-limits.md).
 	KeyMaximum KeyMaximum `yaml:"key_maximum"`
 }
 

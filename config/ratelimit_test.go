@@ -95,8 +95,8 @@ func TestRateLimitDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocks := strings.Split(string(doc), "```yaml\n")[1:]
-	if len(blocks) != 2 {
-		t.Fatalf("found %d yaml examples, want 2", len(blocks))
+	if len(blocks) != 3 {
+		t.Fatalf("found %d yaml examples, want 3", len(blocks))
 	}
 	for i, b := range blocks {
 		file := filepath.Join(t.TempDir(), "latchkey.yaml")
@@ -106,6 +106,12 @@ func TestRateLimitDocs(t *testing.T) {
 		c, err := Load(file, opts())
 		if err != nil {
 			t.Fatalf("example %d: %v", i+1, err)
+		}
+		if i == 2 { // the maximum of the limits of API keys
+			if m := c.RateLimits.KeyMaximum; m.Requests != 1000 || m.Window.D() != time.Minute {
+				t.Fatalf("example %d: key_maximum %+v", i+1, m)
+			}
+			continue
 		}
 		if len(c.Routes) != 1 || len(c.Routes[0].RateLimits) == 0 {
 			t.Fatalf("example %d: routes %+v", i+1, c.Routes)

@@ -165,8 +165,9 @@ func (s *Service) cachedKey(ctx context.Context, id string) (*keyEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &keyEntry{key: k, user: u, principal: u.principal(latchkey.MethodAPIKey, k.ID, k.ReadOnly, k.ExpiresAt),
-		stamp: st.join(u.stamp)}
+	p := u.principal(latchkey.MethodAPIKey, k.ID, k.ReadOnly, k.ExpiresAt)
+	p.RateLimit = k.RateLimit // the gateway checks it with the route's limits
+	e := &keyEntry{key: k, user: u, principal: p, stamp: st.join(u.stamp)}
 	s.keys.Set(id, e)
 	return e, nil
 }
@@ -177,6 +178,9 @@ type KeyRequest struct {
 	Name     string // optional
 	Days     int    // days until expiry; 0 means the configured default
 	ReadOnly bool   // only GET, HEAD and OPTIONS
+	// RateLimit is the key's own limit, checked with the routes' on every
+	// request made with it; nil: none. It may not pass Config.KeyLimitMaximum.
+	RateLimit *latchkey.RateLimit
 }
 
 // KeyView is an API key as its owner and managers see it listed. Key is set
@@ -196,7 +200,9 @@ type KeyView struct {
 	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
 	Expired      bool       `json:"expired"`
 	AwaitsReveal bool       `json:"awaits_reveal"`
-	Key          string     `json:"key,omitempty"`
+	// RateLimit is the key's own limit; left out when it has none.
+	RateLimit *latchkey.RateLimit `json:"rate_limit,omitempty"`
+	Key       string              `json:"key,omitempty"`
 }
 
 // Actor is who asks for a change: a principal, or the operator at the
@@ -217,6 +223,12 @@ func actorName(a Actor) string {
 // for another user, apikey.manage, and then the maker never sees the key:
 // its owner can view it once in its details.
 func (s *Service) GenerateAPIKey(ctx context.Context, maker Actor, req KeyRequest, remote string) (*KeyView, error) {
+	return s.generateAPIKey(ctx, maker, req, remote, true)
+}
+
+// generateAPIKey is GenerateAPIKey; checkMax says whether the key's limit
+// must be within the maximum (a rotated key keeps the limit it had).
+func (s *Service) generateAPIKey(ctx context.Context, maker Actor, req KeyRequest, remote string, checkMax bool) (*KeyView, error) {
 	ownerID := req.OwnerID
 	if ownerID == 0 {
 		if isOperator(maker) || maker.UserID == 0 {
@@ -245,6 +257,9 @@ func (s *Service) GenerateAPIKey(ctx context.Context, maker Actor, req KeyReques
 	if err := validateKeyName(req.Name); err != nil {
 		return nil, err
 	}
+	if err := s.validateLimit(req.RateLimit, checkMax); err != nil {
+		return nil, err
+	}
 	owner, err := s.store.User(ctx, ownerID)
 	if err != nil {
 		return nil, err
@@ -256,7 +271,7 @@ func (s *Service) GenerateAPIKey(ctx context.Context, maker Actor, req KeyReques
 	h := hashKey(secret)
 	now := s.now()
 	k := &latchkey.APIKey{ID: id, UserID: owner.ID, Name: req.Name, ReadOnly: req.ReadOnly,
-		CreatedAt: now, ExpiresAt: now.AddDate(0, 0, days), Hash: h[:]}
+		CreatedAt: now, ExpiresAt: now.AddDate(0, 0, days), Hash: h[:], RateLimit: copyLimit(req.RateLimit)}
 	if maker != nil {
 		k.CreatedBy = maker.UserID
 	}
@@ -269,7 +284,7 @@ func (s *Service) GenerateAPIKey(ctx context.Context, maker Actor, req KeyReques
 		return nil, err
 	}
 	s.audit(ctx, &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyCreate, Actor: actorName(maker), ActorID: actorID(maker),
-		Target: k.ID, SubjectID: owner.ID, Method: actorMethod(maker), RemoteAddr: remote, Detail: "owner " + owner.QualifiedName()})
+		Target: k.ID, SubjectID: owner.ID, Method: actorMethod(maker), RemoteAddr: remote, Detail: "owner " + owner.QualifiedName() + limitDetail(k.RateLimit)})
 	v := s.view(k, owner)
 	if !onBehalf {
 		v.Key = secret
@@ -293,7 +308,7 @@ func (s *Service) view(k *latchkey.APIKey, owner *latchkey.User) *KeyView {
 	now := s.now()
 	v := &KeyView{ID: k.ID, Name: k.Name, OwnerID: k.UserID, Created: k.CreatedAt, Expires: k.ExpiresAt,
 		LastUsed: k.LastUsedAt, ReadOnly: k.ReadOnly, Revoked: k.RevokedAt != nil, RevokedAt: k.RevokedAt,
-		Expired: !now.Before(k.ExpiresAt), AwaitsReveal: len(k.Reveal) > 0}
+		Expired: !now.Before(k.ExpiresAt), AwaitsReveal: len(k.Reveal) > 0, RateLimit: copyLimit(k.RateLimit)}
 	if owner != nil {
 		v.Owner = owner.QualifiedName()
 	}
@@ -399,8 +414,97 @@ func (s *Service) RevokeAPIKey(ctx context.Context, viewer Actor, id, remote str
 	return nil
 }
 
+// SetAPIKeyLimit gives a key its own rate limit, or takes it (nil). The
+// rules are those of the key's other changes: a key of one's own needs
+// apikey.generate, another user's apikey.manage (a key the actor may not
+// see is not found), and read-only credentials may change nothing. The
+// limit must be within Config.KeyLimitMaximum. Every node applies it
+// within about a second (the change feed drops the cached key).
+func (s *Service) SetAPIKeyLimit(ctx context.Context, actor Actor, id string, limit *latchkey.RateLimit, remote string) (*KeyView, error) {
+	if actor != nil && actor.ReadOnly {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "Read-only credentials cannot change API keys.")
+	}
+	k, owner, err := s.keyFor(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	if !isOperator(actor) && !actor.Can(latchkey.AbilityAPIKeyManage) && !actor.Can(latchkey.AbilityAPIKeyGenerate) {
+		return nil, latchkey.Errorf(latchkey.EFORBIDDEN, "Changing an API key's rate limit needs the ability %s.", latchkey.AbilityAPIKeyGenerate)
+	}
+	if k.RevokedAt != nil {
+		return nil, latchkey.Errorf(latchkey.ECONFLICT, "The API key %s is revoked.", id)
+	}
+	if err := s.validateLimit(limit, true); err != nil {
+		return nil, err
+	}
+	rec := &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyLimit, Time: s.now(), Actor: actorName(actor), ActorID: actorID(actor),
+		Target: id, SubjectID: k.UserID, Method: actorMethod(actor), RemoteAddr: remote, Detail: "rate limit " + limitText(limit)}
+	k, err = s.store.SetAPIKeyLimit(ctx, id, copyLimit(limit), rec)
+	if err != nil {
+		return nil, err
+	}
+	return s.view(k, owner), nil
+}
+
+// maxKeyWindow is the longest window a key's limit may have.
+const maxKeyWindow = 24 * 60 * 60
+
+// validateLimit refuses a limit that makes no sense and, when checkMax, one
+// that allows more than the maximum: more per second on average, or more
+// at once (requests + burst) than the maximum's requests. A limit within
+// both never lets through more than the maximum would in any span.
+func (s *Service) validateLimit(l *latchkey.RateLimit, checkMax bool) error {
+	if l == nil {
+		return nil
+	}
+	switch {
+	case l.Requests < 1 || l.Requests > 1_000_000_000:
+		return latchkey.Errorf(latchkey.EINVALID, "A rate limit must allow 1 to 1000000000 requests per window.")
+	case l.Window < 1 || l.Window > maxKeyWindow:
+		return latchkey.Errorf(latchkey.EINVALID, "The window of a rate limit must be 1 s to 24 h.")
+	case l.Burst < 0 || l.Burst > 1_000_000_000:
+		return latchkey.Errorf(latchkey.EINVALID, "The burst of a rate limit must be 0 to 1000000000.")
+	}
+	m := s.cfg.KeyLimitMaximum
+	if !checkMax || m.Requests == 0 {
+		return nil
+	}
+	// l.Requests/l.Window > m.Requests/m.Window, without division.
+	if int64(l.Requests)*int64(m.Window) > int64(m.Requests)*int64(l.Window) || l.Requests+l.Burst > m.Requests {
+		return latchkey.Errorf(latchkey.EINVALID,
+			"The rate limit %s is above the maximum of API key limits, %d requests per %s (rate_limits.key_maximum): a key may allow no more on average, nor more than %d at once (requests + burst).",
+			l, m.Requests, latchkey.FormatWindow(m.Window), m.Requests)
+	}
+	return nil
+}
+
+func copyLimit(l *latchkey.RateLimit) *latchkey.RateLimit {
+	if l == nil {
+		return nil
+	}
+	c := *l
+	return &c
+}
+
+// limitText is the limit as the audit log says it: "100/1m", or "none".
+func limitText(l *latchkey.RateLimit) string {
+	if l == nil {
+		return "none"
+	}
+	return l.String()
+}
+
+// limitDetail is ", rate limit 100/1m" for a key with a limit, "" for one
+// without.
+func limitDetail(l *latchkey.RateLimit) string {
+	if l == nil {
+		return ""
+	}
+	return ", rate limit " + l.String()
+}
+
 // RotateAPIKey issues a replacement with the same owner, name, read-only
-// flag and lifetime, and revokes the old key.
+// flag, lifetime and rate limit, and revokes the old key.
 func (s *Service) RotateAPIKey(ctx context.Context, viewer Actor, id, remote string) (*KeyView, error) {
 	k, _, err := s.keyFor(ctx, viewer, id)
 	if err != nil {
@@ -411,7 +515,8 @@ func (s *Service) RotateAPIKey(ctx context.Context, viewer Actor, id, remote str
 	}
 	days := int(k.ExpiresAt.Sub(k.CreatedAt).Hours()+12) / 24
 	days = max(1, min(days, s.cfg.KeyMaxDays))
-	v, err := s.GenerateAPIKey(ctx, viewer, KeyRequest{OwnerID: k.UserID, Name: k.Name, Days: days, ReadOnly: k.ReadOnly}, remote)
+	v, err := s.generateAPIKey(ctx, viewer, KeyRequest{OwnerID: k.UserID, Name: k.Name, Days: days, ReadOnly: k.ReadOnly,
+		RateLimit: k.RateLimit}, remote, false)
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,10 @@ type Config struct {
 	SessionLifetime  time.Duration // absolute lifetime of new sessions
 	KeyMaxDays       int           // the longest expiry an API key may have
 	KeyDefaultDays   int           // expiry of a key when none is asked for
+	// KeyLimitMaximum is the most that a rate limit given to an API key
+	// may allow (rate_limits.key_maximum): Requests per Window seconds,
+	// its Burst unused. Requests 0 means no maximum.
+	KeyLimitMaximum latchkey.RateLimit
 	// MaxFailures and MaxAddressFailures bound failed sign-ins per account
 	// and per client address within FailureWindow.
 	MaxFailures        int

@@ -108,7 +108,9 @@ func (s *Service) signIn(ctx context.Context, c claimant, addr, secret, method s
 		if err != nil || u.user.ID != e.key.UserID {
 			return nil, "", errBadLogin // a valid key, but not this user's
 		}
-		return e.user.principal(method, e.key.ID, e.key.ReadOnly, e.key.ExpiresAt), ByAPIKey, nil
+		p := e.user.principal(method, e.key.ID, e.key.ReadOnly, e.key.ExpiresAt)
+		p.RateLimit = e.key.RateLimit // a key as a password keeps its limit
+		return p, ByAPIKey, nil
 	}
 	u, err := s.claimed(ctx, c)
 	if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {

@@ -12,11 +12,13 @@ import (
 // cfg.Login.APIKeyPath (seed 004's /api/v1/api_keys):
 //
 //	GET    {path}                       the caller's keys; ?user=DIR\user for another's
-//	POST   {path}/generate_api_key      {"name","days","read_only","user"} → the new key
+//	POST   {path}/generate_api_key      {"name","days","read_only","user","rate_limit"} → the new key
 //	GET    {path}/{id}                  one key (its owner sees a key made for them, once; no HEAD)
 //	POST   {path}/{id}/revoke           revoke → {"success": true}
 //	DELETE {path}/{id}                  the same
 //	POST   {path}/{id}/rotate           a replacement with the same settings → the new key
+//	POST   {path}/{id}/rate_limit       {"requests","window","burst"}: the key's own limit → the key
+//	DELETE {path}/{id}/rate_limit       the key has no limit of its own any more → the key
 //
 // Callers authenticate with a session, Basic or an API key; unsafe requests
 // need the required headers (csrf.go); read-only credentials may only read.
@@ -96,6 +98,14 @@ func (k *apiKeyEndpoints) match(method, rest string) (op keyOp, id, allow string
 		return when(method == http.MethodPost, k.revoke), parts[0], "POST"
 	case len(parts) == 2 && parts[1] == "rotate":
 		return when(method == http.MethodPost, k.rotate), parts[0], "POST"
+	case len(parts) == 2 && parts[1] == "rate_limit":
+		switch method {
+		case http.MethodPost:
+			return k.setLimit, parts[0], ""
+		case http.MethodDelete:
+			return k.clearLimit, parts[0], ""
+		}
+		return nil, "", "POST, DELETE"
 	}
 	return nil, "", ""
 }
@@ -121,10 +131,11 @@ func (k *apiKeyEndpoints) list(w http.ResponseWriter, r *http.Request, p *latchk
 }
 
 type generateRequest struct {
-	Name     string `json:"name"`
-	Days     int    `json:"days"`
-	ReadOnly bool   `json:"read_only"`
-	User     string `json:"user"` // DIR\user to make the key for; "" for oneself
+	Name      string              `json:"name"`
+	Days      int                 `json:"days"`
+	ReadOnly  bool                `json:"read_only"`
+	User      string              `json:"user"`       // DIR\user to make the key for; "" for oneself
+	RateLimit *latchkey.RateLimit `json:"rate_limit"` // the key's own; absent or null for none
 }
 
 func (k *apiKeyEndpoints) generate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, _ string) error {
@@ -137,7 +148,7 @@ func (k *apiKeyEndpoints) generate(w http.ResponseWriter, r *http.Request, p *la
 		return err
 	}
 	v, err := k.s.creds.GenerateAPIKey(r.Context(), p,
-		credential.KeyRequest{OwnerID: owner, Name: req.Name, Days: req.Days, ReadOnly: req.ReadOnly}, r.RemoteAddr)
+		credential.KeyRequest{OwnerID: owner, Name: req.Name, Days: req.Days, ReadOnly: req.ReadOnly, RateLimit: req.RateLimit}, r.RemoteAddr)
 	if err != nil {
 		return err
 	}
@@ -164,6 +175,38 @@ func (k *apiKeyEndpoints) revoke(w http.ResponseWriter, r *http.Request, p *latc
 
 func (k *apiKeyEndpoints) rotate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, id string) error {
 	v, err := k.s.creds.RotateAPIKey(r.Context(), p, id, r.RemoteAddr)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// limitRequest is the body of POST {id}/rate_limit: requests per window
+// seconds, burst more at once.
+type limitRequest struct {
+	Requests *int `json:"requests"`
+	Window   *int `json:"window"`
+	Burst    int  `json:"burst"`
+}
+
+func (k *apiKeyEndpoints) setLimit(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, id string) error {
+	var req limitRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Requests == nil || req.Window == nil {
+		return latchkey.Errorf(latchkey.EINVALID, "Give the limit as {\"requests\": N, \"window\": SECONDS, \"burst\": N}; burst may be left out.")
+	}
+	return k.writeLimit(w, r, p, id, &latchkey.RateLimit{Requests: *req.Requests, Window: *req.Window, Burst: req.Burst})
+}
+
+func (k *apiKeyEndpoints) clearLimit(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, id string) error {
+	return k.writeLimit(w, r, p, id, nil)
+}
+
+func (k *apiKeyEndpoints) writeLimit(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, id string, l *latchkey.RateLimit) error {
+	v, err := k.s.creds.SetAPIKeyLimit(r.Context(), p, id, l, r.RemoteAddr)
 	if err != nil {
 		return err
 	}

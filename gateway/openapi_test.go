@@ -234,6 +234,37 @@ func TestOpenAPIDocument(t *testing.T) {
 		wantStatus(t, a.do(one("POST", goneKey.ID+"/rotate", xhr("Authorization", asBoss)...)), 400) // no new keys for a disabled user
 		wantStatus(t, a.doInvalid(one("POST", own.ID+"/rotate", xhr()...), "no credentials"), 401)
 		wantStatus(t, a.doOtherMethod(one("GET", own.ID+"/rotate", "Authorization", asAnn)), 405)
+
+		// A key's own rate limit: at creation, set, changed and taken away.
+		limitedKey := keyView(t, wantStatus(t, a.do(gen(`{"name": "capped", "rate_limit": {"requests": 100, "window": 60, "burst": 20}}`,
+			xhr("Authorization", asAnn)...)), 200))
+		if l := limitedKey.RateLimit; l == nil || *l != (latchkey.RateLimit{Requests: 100, Window: 60, Burst: 20}) {
+			t.Errorf("the new key's limit: %+v", l)
+		}
+		setLimit := func(id, body string, header ...string) *http.Request {
+			return request("POST", prefix+"/"+id+"/rate_limit", body, header...)
+		}
+		if v := keyView(t, wantStatus(t, a.do(setLimit(own.ID, `{"requests": 3, "window": 60}`, xhr("Authorization", asAnn)...)), 200)); v.RateLimit == nil || v.RateLimit.Requests != 3 {
+			t.Errorf("set limit: %+v", v.RateLimit)
+		}
+		if v := keyView(t, wantStatus(t, a.do(one("GET", own.ID, "Authorization", asAnn)), 200)); v.RateLimit == nil || v.RateLimit.Window != 60 {
+			t.Errorf("details after setting a limit: %+v", v.RateLimit)
+		}
+		wantStatus(t, a.doInvalid(setLimit(own.ID, `{"requests": 0, "window": 60}`, xhr("Authorization", asAnn)...), "no requests"), 400)
+		wantStatus(t, a.doInvalid(setLimit(own.ID, `{"requests": 5}`, xhr("Authorization", asAnn)...), "no window"), 400)
+		wantStatus(t, a.do(setLimit(noKey, `{"requests": 5, "window": 60}`, xhr("Authorization", asAnn)...)), 404)
+		wantStatus(t, a.do(setLimit(own.ID, `{"requests": 5, "window": 60}`, xhr("Authorization", asPlain)...)), 404) // not plain's to see
+		wantStatus(t, a.do(setLimit(own.ID, `{"requests": 5, "window": 60}`, xhr("X-Api-Key", annReadOnly.Key)...)), 403)
+		wantStatus(t, a.do(setLimit(k3.ID, `{"requests": 5, "window": 60}`, xhr("Authorization", asAnn)...)), 409) // revoked
+		wantStatus(t, a.doInvalid(setLimit(own.ID, `{"requests": 5, "window": 60}`, xhr()...), "no credentials"), 401)
+		if v := keyView(t, wantStatus(t, a.do(one("DELETE", own.ID+"/rate_limit", xhr("Authorization", asAnn)...)), 200)); v.RateLimit != nil {
+			t.Errorf("limit taken away: %+v", v.RateLimit)
+		}
+		wantStatus(t, a.do(one("DELETE", noKey+"/rate_limit", xhr("Authorization", asAnn)...)), 404)
+		wantStatus(t, a.do(one("DELETE", own.ID+"/rate_limit", xhr("X-Api-Key", annReadOnly.Key)...)), 403)
+		wantStatus(t, a.do(one("DELETE", k3.ID+"/rate_limit", xhr("Authorization", asAnn)...)), 409)
+		wantStatus(t, a.doInvalid(one("DELETE", own.ID+"/rate_limit", xhr()...), "no credentials"), 401)
+		wantStatus(t, a.doOtherMethod(one("GET", own.ID+"/rate_limit", "Authorization", asAnn)), 405)
 	})
 
 	t.Run("jwt", func(t *testing.T) {

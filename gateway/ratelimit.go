@@ -31,24 +31,35 @@ import (
 // the limit with the least remaining. Forward-auth answers alike, since it
 // decides through the same admit.
 //
-// A limit that comes with the credential (limits stored with API keys)
-// fits as one more check after authentication: a routeLimit whose Limit
-// the principal's credential gives, under a policy of its own. The
-// limiter keeps no limit per key (ratelimit.Limiter.Allow takes it with
-// each call), so such limits may differ from key to key and change.
+// A limit that comes with the credential (an API key's own,
+// Principal.RateLimit) is one more check after authentication, after the
+// route's: routeLimits.key, whose Limit the principal gives, under the
+// policy "key" with the key's id for subject, so that one budget holds for
+// the key on every route. The limiter keeps no limit per key
+// (ratelimit.Limiter.Allow takes it with each call), so such limits may
+// differ from key to key and change; a changed limit applies to the
+// budget's time as it stands. RateLimit-Policy then lists it after the
+// route's limits, as "key".
 
 // rateLimiting is the gateway's limiter and its metrics (nil: no route has
-// limits).
+// limits or takes API keys).
 type rateLimiting struct {
 	limiter   *ratelimit.Limiter
 	decisions *prometheus.CounterVec
 	fallbacks prometheus.Counter
 }
 
+// takesKeys reports whether route r takes API keys: in X-Api-Key, or as
+// the password of HTTP Basic.
+func takesKeys(r config.Route) bool {
+	return slices.Contains(r.Auth, latchkey.MethodAPIKey) || slices.Contains(r.Auth, latchkey.MethodBasic)
+}
+
 // newRateLimiting builds the limiter of cfg.RateLimits when a route has
-// limits; now is the clock (nil: time.Now).
+// limits or takes API keys (which may have limits of their own); now is
+// the clock (nil: time.Now).
 func (s *Server) newRateLimiting(cfg *config.Config, now func() time.Time) (*rateLimiting, error) {
-	if !slices.ContainsFunc(cfg.Routes, func(r config.Route) bool { return len(r.RateLimits) > 0 }) {
+	if !slices.ContainsFunc(cfg.Routes, func(r config.Route) bool { return len(r.RateLimits) > 0 || takesKeys(r) }) {
 		return nil, nil
 	}
 	rl := &rateLimiting{
@@ -126,7 +137,13 @@ type routeLimits struct {
 	before, after []*routeLimit
 	policy        []string // the RateLimit-Policy header, every limit of the route
 	body          func(w http.ResponseWriter, status int, code, message string)
+	// key is the check of a key's own limit (its limit unused: the
+	// principal's is); nil when the route takes no API keys.
+	key *routeLimit
 }
+
+// keyPolicy is the policy and the name of the limits of API keys.
+const keyPolicy = "key"
 
 func (s *Server) newRouteLimits(c config.Route) routeLimits {
 	var rl routeLimits
@@ -138,7 +155,15 @@ func (s *Server) newRouteLimits(c config.Route) routeLimits {
 	default:
 		rl.body = writeErrorBody
 	}
-	if len(c.RateLimits) == 0 || s.rate == nil {
+	if s.rate == nil {
+		return rl
+	}
+	if takesKeys(c) {
+		rl.key = &routeLimit{name: keyPolicy, quoted: strconv.Quote(keyPolicy), policy: keyPolicy, per: keyPolicy,
+			allowed: s.rate.decisions.WithLabelValues(c.Name, keyPolicy, "allowed"),
+			limited: s.rate.decisions.WithLabelValues(c.Name, keyPolicy, "limited")}
+	}
+	if len(c.RateLimits) == 0 {
 		return rl
 	}
 	var policy []string
@@ -164,32 +189,66 @@ func policyItem(name string, l ratelimit.Limit) string {
 	return strconv.Quote(name) + ";q=" + strconv.Itoa(l.Capacity()) + ";w=" + strconv.FormatInt(int64(l.Window/time.Second), 10)
 }
 
-// rateState is what a request's limits said so far: the tightest one.
+// rateState is what a request's limits said so far: the tightest one, its
+// limit, and the RateLimit-Policy header.
 type rateState struct {
-	limit *routeLimit
-	d     ratelimit.Decision
+	limit  *routeLimit
+	lim    ratelimit.Limit
+	d      ratelimit.Decision
+	policy []string
 }
 
 // checkLimits checks limits for a request with principal p (nil before
-// authentication). It reports false when one refused, having answered.
+// authentication), and then the limit that comes with p's credential,
+// if any. It reports false when one refused, having answered.
 func (s *Server) checkLimits(w http.ResponseWriter, r *http.Request, rte *route, limits []*routeLimit, p *latchkey.Principal, st *rateState) bool {
-	if len(limits) == 0 {
+	var own *latchkey.RateLimit
+	if p != nil && rte.limits.key != nil {
+		own = p.RateLimit
+	}
+	if len(limits) == 0 && own == nil {
 		return true
 	}
+	if st.policy == nil {
+		st.policy = rte.limits.policy
+	}
 	for _, l := range limits {
-		d := s.rate.limiter.Allow(r.Context(), l.key(r, p), l.limit)
-		if !d.Allowed {
-			l.limited.Inc()
-			st.limit, st.d = l, d
-			s.refuseLimited(w, r, rte, st)
+		if !s.checkLimit(w, r, rte, l, l.key(r, p), l.limit, st) {
 			return false
 		}
-		l.allowed.Inc()
-		if st.limit == nil || d.Remaining < st.d.Remaining {
-			st.limit, st.d = l, d
+	}
+	if own != nil {
+		lim := ratelimit.Limit{Requests: own.Requests, Window: own.WindowDuration(), Burst: own.Burst}
+		item := policyItem(keyPolicy, lim)
+		if len(rte.limits.policy) > 0 {
+			item = rte.limits.policy[0] + ", " + item
+		}
+		st.policy = []string{item}
+		k := ratelimit.Key{Policy: keyPolicy, Subject: [2]string{latchkey.MethodAPIKey, p.CredentialID}} // whichever way the key came
+		if lim.Valid() && !s.checkLimit(w, r, rte, rte.limits.key, k, lim, st) {
+			return false
 		}
 	}
-	setRateHeaders(w.Header(), rte.limits.policy, st)
+	if st.limit != nil {
+		setRateHeaders(w.Header(), st.policy, st)
+	}
+	return true
+}
+
+// checkLimit spends one request of budget k of l, with limit lim. It
+// reports false when the limit refused, having answered.
+func (s *Server) checkLimit(w http.ResponseWriter, r *http.Request, rte *route, l *routeLimit, k ratelimit.Key, lim ratelimit.Limit, st *rateState) bool {
+	d := s.rate.limiter.Allow(r.Context(), k, lim)
+	if !d.Allowed {
+		l.limited.Inc()
+		st.limit, st.lim, st.d = l, lim, d
+		s.refuseLimited(w, r, rte, st)
+		return false
+	}
+	l.allowed.Inc()
+	if st.limit == nil || d.Remaining < st.d.Remaining {
+		st.limit, st.lim, st.d = l, lim, d
+	}
 	return true
 }
 
@@ -242,14 +301,18 @@ func ceilSeconds(d time.Duration) int64 { return int64((d + time.Second - 1) / t
 func (s *Server) refuseLimited(w http.ResponseWriter, r *http.Request, rte *route, st *rateState) {
 	retry := max(ceilSeconds(st.d.RetryAfter), 1)
 	h := w.Header()
-	setRateHeaders(h, rte.limits.policy, st)
+	setRateHeaders(h, st.policy, st)
 	h.Set("Retry-After", strconv.FormatInt(retry, 10))
 	s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", latchkey.ERATELIMITED,
 		"route", rte.name, "limit", st.limit.name)
-	l := st.limit.limit
-	rte.limits.body(w, http.StatusTooManyRequests, latchkey.ERATELIMITED, fmt.Sprintf(
-		"Too many requests: the limit %q of this route allows %d per %s; try again in %d s.",
-		st.limit.name, l.Requests, l.Window, retry))
+	l := st.lim
+	msg := fmt.Sprintf("Too many requests: the limit %q of this route allows %d per %s; try again in %d s.",
+		st.limit.name, l.Requests, l.Window, retry)
+	if st.limit == rte.limits.key {
+		msg = fmt.Sprintf("Too many requests: the limit of this API key allows %d per %s; try again in %d s.",
+			l.Requests, l.Window, retry)
+	}
+	rte.limits.body(w, http.StatusTooManyRequests, latchkey.ERATELIMITED, msg)
 }
 
 // journyxError is an error in the shape of Journyx's answers, which say

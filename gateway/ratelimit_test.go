@@ -23,6 +23,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/credential"
 	"github.com/latchkey/latchkey/faultproxy"
 	"github.com/latchkey/latchkey/testenv"
 )
@@ -566,5 +567,87 @@ func TestRateLimitAPIKeys(t *testing.T) {
 			t.Fatalf("request %d (%s): %d, want %d: %s", i+1, tc.path, w.Code, tc.want, w.Body)
 		}
 		rateHeaders(t, w.Header())
+	}
+}
+
+// TestRateLimitKeyOwn: a key's own limit is one more limit of every request
+// made with it, on routes with limits of their own and on those without;
+// the tightest answers, under the policy "key"; another key of the same
+// user is not affected; a change of the limit applies at once.
+func TestRateLimitKeyOwn(t *testing.T) {
+	f := newFixtureWith(t, func(c *config.Config) {
+		c.RateLimits = config.RateLimits{Store: "local", MaxKeys: 1000}
+		c.Routes = append(c.Routes,
+			config.Route{Name: "capped", Prefix: "/capped", Upstream: "echo", Auth: []string{"apikey"}, Timeout: config.Duration(time.Minute),
+				RateLimits: []config.RateLimit{limited("upstream", config.PerRoute, 100, time.Minute, 0)}},
+			config.Route{Name: "open", Prefix: "/open", Upstream: "echo", Auth: []string{"apikey"}, Timeout: config.Duration(time.Minute)},
+			config.Route{Name: "basic", Prefix: "/basic", Upstream: "echo", Auth: []string{"basic"}, Timeout: config.Duration(time.Minute)})
+	})
+	withClock(t, f.s, newTestClock())
+	u := f.addUser("goran", latchkey.RoleAPIKeyUser)
+	ctx := t.Context()
+	three := &latchkey.RateLimit{Requests: 3, Window: 60}
+	limitedKey, err := f.creds.GenerateAPIKey(ctx, nil, credential.KeyRequest{OwnerID: u.ID, RateLimit: three}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := f.key(u, false).Key
+	for i := range 3 {
+		w := f.serve(request("GET", "/capped/x", "", "X-Api-Key", limitedKey.Key))
+		if w.Code != 200 {
+			t.Fatalf("request %d: %d %s", i+1, w.Code, w.Body)
+		}
+		policies, cur := rateHeaders(t, w.Header())
+		if len(policies) != 2 || policies[0].name != "upstream" || policies[1].name != "key" || policies[1].params["q"] != 3 || policies[1].params["w"] != 60 {
+			t.Fatalf("request %d: RateLimit-Policy %q", i+1, w.Header().Get("RateLimit-Policy"))
+		}
+		if cur.name != "key" || cur.params["r"] != int64(2-i) {
+			t.Fatalf("request %d: RateLimit %q, want the key's with %d left", i+1, w.Header().Get("RateLimit"), 2-i)
+		}
+	}
+	w := f.serve(request("GET", "/capped/x", "", "X-Api-Key", limitedKey.Key))
+	if w.Code != 429 || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("the 4th request: %d %s, Retry-After %q", w.Code, w.Body, w.Header().Get("Retry-After"))
+	}
+	if _, cur := rateHeaders(t, w.Header()); cur.name != "key" || cur.params["r"] != 0 {
+		t.Fatalf("the 4th request: RateLimit %q", w.Header().Get("RateLimit"))
+	}
+	if !strings.Contains(w.Body.String(), "the limit of this API key allows 3 per 1m0s") {
+		t.Fatalf("the 4th request's body: %s", w.Body)
+	}
+	// The key's budget is the same on a route without limits of its own.
+	w = f.serve(request("GET", "/open/x", "", "X-Api-Key", limitedKey.Key))
+	if w.Code != 429 {
+		t.Fatalf("a route without limits: %d %s", w.Code, w.Body)
+	}
+	if policies, _ := rateHeaders(t, w.Header()); len(policies) != 1 || policies[0].name != "key" {
+		t.Fatalf("a route without limits: RateLimit-Policy %q", w.Header().Get("RateLimit-Policy"))
+	}
+	// And the key as the password of HTTP Basic.
+	if w := f.serve(request("GET", "/basic/x", "", "Authorization", basic(`LAB\goran`, limitedKey.Key))); w.Code != 429 {
+		t.Fatalf("the key as a Basic password: %d %s", w.Code, w.Body)
+	}
+	if w := f.serve(request("GET", "/basic/x", "", "Authorization", basic(`LAB\goran`, other))); w.Code != 200 {
+		t.Fatalf("the other key as a Basic password: %d %s", w.Code, w.Body)
+	}
+	// Another key of the same user has no limit of its own.
+	for i := range 5 {
+		w := f.serve(request("GET", "/capped/x", "", "X-Api-Key", other))
+		if w.Code != 200 {
+			t.Fatalf("the other key, request %d: %d %s", i+1, w.Code, w.Body)
+		}
+		if policies, cur := rateHeaders(t, w.Header()); len(policies) != 1 || cur.name != "upstream" {
+			t.Fatalf("the other key: RateLimit-Policy %q, RateLimit %q", w.Header().Get("RateLimit-Policy"), w.Header().Get("RateLimit"))
+		}
+		if w := f.serve(request("GET", "/open/x", "", "X-Api-Key", other)); w.Code != 200 || w.Header().Get("RateLimit") != "" {
+			t.Fatalf("the other key on a route without limits: %d, RateLimit %q", w.Code, w.Header().Get("RateLimit"))
+		}
+	}
+	// Taking the limit away applies to the next request.
+	if _, err := f.creds.SetAPIKeyLimit(ctx, nil, limitedKey.ID, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if w := f.serve(request("GET", "/capped/x", "", "X-Api-Key", limitedKey.Key)); w.Code != 200 {
+		t.Fatalf("after the limit was taken away: %d %s", w.Code, w.Body)
 	}
 }

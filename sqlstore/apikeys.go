@@ -12,7 +12,8 @@ import (
 )
 
 // apiKeyCols are the columns scanAPIKey reads.
-const apiKeyCols = `id, user_id, name, read_only, created_by, created, expires, last_used, revoked, hash`
+const apiKeyCols = `id, user_id, name, read_only, created_by, created, expires, last_used, revoked, hash,
+	rate_requests, rate_window, rate_burst`
 
 // CreateAPIKey stores a key. A zero CreatedAt becomes now; times are kept to
 // the microsecond, and k's are rounded so.
@@ -29,6 +30,10 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *latchkey.APIKey) error {
 	case len(k.Name) > 256:
 		return latchkey.Errorf(latchkey.EINVALID, "The API key name must be at most 256 characters.")
 	}
+	if err := checkLimit(k.RateLimit); err != nil {
+		return err
+	}
+	req, win, burst := limitArgs(k.RateLimit)
 	created := k.CreatedAt
 	if created.IsZero() {
 		created = s.now()
@@ -42,9 +47,10 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *latchkey.APIKey) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, user_id, name, read_only, created_by, created,
-			expires, last_used, revoked, hash, reveal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			expires, last_used, revoked, hash, reveal, rate_requests, rate_window, rate_burst)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			k.ID, k.UserID, k.Name, k.ReadOnly, k.CreatedBy, micros(created), micros(k.ExpiresAt),
-			nullMicros(k.LastUsedAt), nullMicros(k.RevokedAt), k.Hash, reveal)
+			nullMicros(k.LastUsedAt), nullMicros(k.RevokedAt), k.Hash, reveal, req, win, burst)
 		return s.conflict("insert API key", err, "An API key with the id "+quote(k.ID)+" exists already.")
 	})
 	if err != nil {
@@ -141,6 +147,54 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 	})
 }
 
+// SetAPIKeyLimit sets the key's own rate limit, or clears it (nil), and
+// emits ChangeAPIKey so that every node's cached key is read again.
+func (s *Store) SetAPIKeyLimit(ctx context.Context, id string, limit *latchkey.RateLimit, rec *latchkey.AuditEvent) (*latchkey.APIKey, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	req, win, burst := limitArgs(limit)
+	var k *latchkey.APIKey
+	err := s.tx(ctx, "set API key limit", rec, func(tx *sql.Tx, emit func(latchkey.Change)) error {
+		n, err := execCount(ctx, tx, `UPDATE api_keys SET rate_requests = $2, rate_window = $3, rate_burst = $4
+			WHERE id = $1`, id, req, win, burst)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return latchkey.Errorf(latchkey.ENOTFOUND, "No API key %q.", id)
+		}
+		if k, err = scanAPIKey(tx.QueryRowContext(ctx, `SELECT `+apiKeyCols+`, reveal FROM api_keys WHERE id = $1`, id), true); err != nil {
+			return err
+		}
+		emit(latchkey.Change{Kind: latchkey.ChangeAPIKey, Name: id, UserID: k.UserID})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// checkLimit refuses a limit that cannot be enforced. The credential
+// service checks more (the operator's maximum, a window of at most a day).
+func checkLimit(l *latchkey.RateLimit) error {
+	if l != nil && (l.Requests < 1 || l.Window < 1 || l.Burst < 0) {
+		return latchkey.Errorf(latchkey.EINVALID, "A rate limit needs at least 1 request, a window of at least 1 s and a burst of at least 0.")
+	}
+	return nil
+}
+
+// limitArgs are the rate_* columns of l: NULL for no limit.
+func limitArgs(l *latchkey.RateLimit) (requests, window, burst any) {
+	if l == nil {
+		return nil, nil, nil
+	}
+	return l.Requests, l.Window, l.Burst
+}
+
 // TouchAPIKeys sets each key's last use to the later of the stored time and
 // the given one, in one transaction. Unknown keys are skipped.
 func (s *Store) TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error {
@@ -209,8 +263,10 @@ func scanAPIKey(row interface{ Scan(...any) error }, withReveal bool) (*latchkey
 		k                latchkey.APIKey
 		created, expires int64
 		lastUsed, revoke sql.NullInt64
+		req, win, burst  sql.NullInt64
 	)
-	dest := []any{&k.ID, &k.UserID, &k.Name, &k.ReadOnly, &k.CreatedBy, &created, &expires, &lastUsed, &revoke, &k.Hash}
+	dest := []any{&k.ID, &k.UserID, &k.Name, &k.ReadOnly, &k.CreatedBy, &created, &expires, &lastUsed, &revoke, &k.Hash,
+		&req, &win, &burst}
 	if withReveal {
 		dest = append(dest, &k.Reveal)
 	}
@@ -221,6 +277,9 @@ func scanAPIKey(row interface{ Scan(...any) error }, withReveal bool) (*latchkey
 	k.LastUsedAt, k.RevokedAt = fromNullMicros(lastUsed), fromNullMicros(revoke)
 	if len(k.Reveal) == 0 {
 		k.Reveal = nil
+	}
+	if req.Valid {
+		k.RateLimit = &latchkey.RateLimit{Requests: int(req.Int64), Window: int(win.Int64), Burst: int(burst.Int64)}
 	}
 	return &k, nil
 }

@@ -10,6 +10,73 @@ import (
 )
 
 var apiKeyTests = []storeTest{
+	{"RateLimit", func(t *testing.T, s latchkey.Store) {
+		ctx := t.Context()
+		u := newUser(t, s, "goran")
+		lim := &latchkey.RateLimit{Requests: 100, Window: 60, Burst: 20}
+		k := newKey(t, s, u.ID, "lk_lim", func(k *latchkey.APIKey) { k.RateLimit = lim })
+		got, err := s.APIKey(ctx, k.ID)
+		must(t, err)
+		equal(t, "limit as made", got.RateLimit, lim)
+		got, err = s.APIKeyByHash(ctx, k.Hash)
+		must(t, err)
+		equal(t, "limit by hash", got.RateLimit, lim)
+		plain := newKey(t, s, u.ID, "lk_plain", nil)
+		got, err = s.APIKey(ctx, plain.ID)
+		must(t, err)
+		if got.RateLimit != nil {
+			t.Fatalf("a key made without a limit has %+v", got.RateLimit)
+		}
+
+		// Setting one: the change and its record in one transaction.
+		r := Record(t, s)
+		rec := &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyLimit, Actor: "cli", Target: plain.ID, SubjectID: u.ID, Detail: "3/1m"}
+		three := &latchkey.RateLimit{Requests: 3, Window: 60}
+		set, err := s.SetAPIKeyLimit(ctx, plain.ID, three, rec)
+		must(t, err)
+		equal(t, "the key as set", set.RateLimit, three)
+		equal(t, "its id", set.ID, plain.ID)
+		if rec.ID == 0 {
+			t.Fatalf("the record has no id: %s", show(rec))
+		}
+		equal(t, "changes", r.Take(), []latchkey.Change{{Kind: latchkey.ChangeAPIKey, Name: plain.ID, UserID: u.ID}})
+		keys, err := s.APIKeys(ctx, latchkey.APIKeyFilter{UserID: u.ID})
+		must(t, err)
+		for _, k := range keys {
+			want := map[string]*latchkey.RateLimit{"lk_lim": lim, "lk_plain": three}[k.ID]
+			equal(t, "listed limit of "+k.ID, k.RateLimit, want)
+		}
+
+		// Clearing it.
+		set, err = s.SetAPIKeyLimit(ctx, plain.ID, nil, &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyLimit, Target: plain.ID})
+		must(t, err)
+		if set.RateLimit != nil {
+			t.Fatalf("a cleared limit reads %+v", set.RateLimit)
+		}
+		got, err = s.APIKey(ctx, plain.ID)
+		must(t, err)
+		if got.RateLimit != nil {
+			t.Fatalf("a cleared limit reads %+v", got.RateLimit)
+		}
+		equal(t, "changes of clearing", r.Take(), []latchkey.Change{{Kind: latchkey.ChangeAPIKey, Name: plain.ID, UserID: u.ID}})
+
+		// What fails changes and records nothing.
+		_, err = s.SetAPIKeyLimit(ctx, "lk_nope", three, &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyLimit})
+		wantCode(t, err, latchkey.ENOTFOUND)
+		for _, bad := range []latchkey.RateLimit{{Requests: 0, Window: 60}, {Requests: 1, Window: 0}, {Requests: 1, Window: 60, Burst: -1}} {
+			_, err = s.SetAPIKeyLimit(ctx, k.ID, &bad, &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyLimit})
+			wantCode(t, err, latchkey.EINVALID)
+		}
+		wantCode(t, s.CreateAPIKey(ctx, &latchkey.APIKey{ID: "lk_bad", UserID: u.ID, ExpiresAt: now().Add(time.Hour),
+			Hash: []byte("hash of lk_bad"), RateLimit: &latchkey.RateLimit{Requests: 0, Window: 60}}), latchkey.EINVALID)
+		events, err := s.AuditEvents(ctx, latchkey.AuditFilter{})
+		must(t, err)
+		equal(t, "audit events", len(events), 2)
+		got, err = s.APIKey(ctx, k.ID)
+		must(t, err)
+		equal(t, "limit after refusals", got.RateLimit, lim)
+		equal(t, "no change from refusals", len(r.Take()), 0)
+	}},
 	{"CreateAndRead", func(t *testing.T, s latchkey.Store) {
 		ctx := t.Context()
 		u := newUser(t, s, "goran")

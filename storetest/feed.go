@@ -52,6 +52,15 @@ var feedCases = []feedCase{
 		return func() error { return s.RevokeAPIKey(t.Context(), "lk_a", time.Now()) },
 			latchkey.Change{Kind: latchkey.ChangeAPIKey, Name: "lk_a", UserID: u.ID}
 	}},
+	{"SetAPIKeyLimit", func(t *testing.T, s latchkey.Store) (func() error, latchkey.Change) {
+		u := newUser(t, s, "goran")
+		newKey(t, s, u.ID, "lk_a", nil)
+		return func() error {
+				_, err := s.SetAPIKeyLimit(t.Context(), "lk_a", &latchkey.RateLimit{Requests: 3, Window: 60}, nil)
+				return err
+			},
+			latchkey.Change{Kind: latchkey.ChangeAPIKey, Name: "lk_a", UserID: u.ID}
+	}},
 	{"EndSession", func(t *testing.T, s latchkey.Store) (func() error, latchkey.Change) {
 		u := newUser(t, s, "goran")
 		newSession(t, s, u.ID, "s1", nil)

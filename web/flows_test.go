@@ -669,3 +669,50 @@ func TestAdminUsersPaging(t *testing.T) {
 	next = strings.ReplaceAll(next[:strings.Index(next, `"`)], "&amp;", "&")
 	a.get(next).want(t, http.StatusOK, "LAB\\u54", "First page")
 }
+
+// TestCreateKeyWithRateLimit: the form's requests per minute become the
+// key's own limit, shown with the new key and in its details; a bad number
+// is refused next to the field.
+func TestCreateKeyWithRateLimit(t *testing.T) {
+	f := newFixture(t)
+	f.addUser("goran", "apikey-user")
+	b := f.browser("b")
+	b.signIn(`LAB\goran`, "password-goran")
+	b.get("/ui/keys/new").want(t, http.StatusOK, `<label for="rate_limit">Requests per minute`)
+	for _, bad := range []string{"0", "many", "-3"} {
+		b.post("/ui/keys", "days", "5", "rate_limit", bad).want(t, http.StatusBadRequest,
+			`<p class="error" id="rate_limit-error">Give a number of requests per minute, at least 1`)
+	}
+	if len(f.keys(1)) != 0 {
+		t.Fatal("a refused form made a key")
+	}
+	p := b.postRaw("/ui/keys", "name", "capped", "days", "10", "rate_limit", "100")
+	p.want(t, http.StatusOK, "Your new API key", "<dt>Rate limit</dt><dd>100 requests per minute</dd>")
+	pr, err := f.creds.VerifyAPIKey(context.Background(), secret(p))
+	if err != nil || pr.RateLimit == nil || *pr.RateLimit != (latchkey.RateLimit{Requests: 100, Window: 60}) {
+		t.Fatalf("the key's limit: %+v, %v", pr, err)
+	}
+	b.post("/ui/keys/"+pr.CredentialID+"/details").want(t, http.StatusOK, "<dt>Rate limit</dt><dd>100 requests per minute</dd>")
+	plain := secret(b.postRaw("/ui/keys", "name", "plain", "days", "10"))
+	if pr, err := f.creds.VerifyAPIKey(context.Background(), plain); err != nil || pr.RateLimit != nil {
+		t.Fatalf("a key made without a limit: %+v, %v", pr, err)
+	}
+}
+
+func TestLimitText(t *testing.T) {
+	for _, tc := range []struct {
+		l    *latchkey.RateLimit
+		want string
+	}{
+		{nil, "none"},
+		{&latchkey.RateLimit{Requests: 100, Window: 60}, "100 requests per minute"},
+		{&latchkey.RateLimit{Requests: 1, Window: 1}, "1 request per second"},
+		{&latchkey.RateLimit{Requests: 5000, Window: 3600, Burst: 100}, "5000 requests per hour, and 100 more at once"},
+		{&latchkey.RateLimit{Requests: 3, Window: 90}, "3 requests per 90s"},
+		{&latchkey.RateLimit{Requests: 3, Window: 86400}, "3 requests per day"},
+	} {
+		if got := limitText(tc.l); got != tc.want {
+			t.Errorf("limitText(%+v) = %q, want %q", tc.l, got, tc.want)
+		}
+	}
+}

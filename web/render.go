@@ -165,6 +165,28 @@ var funcs = template.FuncMap{
 	"query": func(kv ...string) template.URL { return template.URL(queryOf(kv...)) },
 	"itoa":  func(n int64) string { return strconv.FormatInt(n, 10) },
 	"dict":  dict,
+	"limit": limitText,
+}
+
+// limitText says a key's own rate limit: "100 requests per minute, and 20
+// more at once", or "none".
+func limitText(l *latchkey.RateLimit) string {
+	if l == nil {
+		return "none"
+	}
+	per := map[int]string{1: "second", 60: "minute", 3600: "hour", 86400: "day"}[l.Window]
+	if per == "" {
+		per = latchkey.FormatWindow(l.Window)
+	}
+	noun := "requests"
+	if l.Requests == 1 {
+		noun = "request"
+	}
+	s := strconv.Itoa(l.Requests) + " " + noun + " per " + per
+	if l.Burst > 0 {
+		s += ", and " + strconv.Itoa(l.Burst) + " more at once"
+	}
+	return s
 }
 
 // dict makes a map of key, value pairs, for a template that takes more

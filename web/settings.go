@@ -94,10 +94,11 @@ func (h *Handler) keyForm(f *formData, owner string) *keyForm {
 	return kf
 }
 
-// keyRequest reads the key form: name, read-only, days before expiry.
+// keyRequest reads the key form: name, read-only, days before expiry, and
+// a rate limit of the key's own in requests per minute.
 func (h *Handler) keyRequest(v *visit) (credential.KeyRequest, *formData) {
 	f := newForm()
-	for _, k := range []string{"name", "days", "read_only", "user"} {
+	for _, k := range []string{"name", "days", "read_only", "user", "rate_limit"} {
 		if v.r.PostForm.Has(k) {
 			f.Values.Set(k, v.r.PostForm.Get(k))
 		}
@@ -111,6 +112,13 @@ func (h *Handler) keyRequest(v *visit) (credential.KeyRequest, *formData) {
 	} else {
 		req.Days = n
 	}
+	if perMinute := v.form("rate_limit"); perMinute != "" {
+		if n, err := strconv.Atoi(perMinute); err != nil || n < 1 {
+			f.Errors["rate_limit"] = "Give a number of requests per minute, at least 1, or leave it empty for no limit."
+		} else {
+			req.RateLimit = &latchkey.RateLimit{Requests: n, Window: 60}
+		}
+	}
 	return req, f
 }
 
@@ -123,6 +131,8 @@ func keyFieldError(f *formData, err error) {
 		f.Errors["name"] = msg
 	case strings.HasPrefix(msg, "The expiry"):
 		f.Errors["days"] = msg
+	case strings.HasPrefix(msg, "The rate limit") || strings.HasPrefix(msg, "A rate limit"):
+		f.Errors["rate_limit"] = msg
 	default:
 		f.Errors[""] = msg
 	}

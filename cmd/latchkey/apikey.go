@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -83,7 +85,7 @@ func keyStatus(v *credential.KeyView) string {
 func (a *app) apikeyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apikey",
-		Short: "Make, list, revoke and rotate API keys",
+		Short: "Make, list, limit, revoke and rotate API keys",
 		Long: `Manage API keys directly in the store.
 
 A key looks like lk_<id>_<secret>: the 13-character id is not secret and names
@@ -92,26 +94,41 @@ is made, and latchkey keeps only its hash. A revoked or expired key stops
 working at once on every node. Using a key needs the ability apikey.signin
 (role apikey-user, for one).`,
 	}
-	cmd.AddCommand(a.apikeyCreate(), a.apikeyList(), a.apikeyShow(), a.apikeyRevoke(), a.apikeyRotate())
+	cmd.AddCommand(a.apikeyCreate(), a.apikeyList(), a.apikeyShow(), a.apikeyRevoke(), a.apikeyRotate(), a.apikeySetLimit())
 	return cmd
 }
 
 func (a *app) apikeyCreate() *cobra.Command {
 	var ref userRef
 	var req credential.KeyRequest
+	var limit string
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Make an API key for a user and print it, this once",
 		Long: `Make an API key for a user and print it. This is the only time the key is
 shown: copy it now. The key expires after --days days (default: the
 configuration's api_keys.default_days; at most api_keys.max_days). Using it
-needs the ability apikey.signin (role apikey-user, for one).`,
+needs the ability apikey.signin (role apikey-user, for one).
+
+--rate-limit gives the key a limit of its own, checked with the routes'
+limits on every request made with it: REQUESTS/WINDOW, such as 100/1m (100
+requests per minute) or 5000/1h, with ",burst=N" for N more at once
+(100/1m,burst=20). The window is 1s to 24h; rate_limits.key_maximum, if set,
+bounds the limit. Change it later with "latchkey apikey set-limit".`,
 		Example: `  latchkey apikey create --directory LAB --user goran --days 30 --name ci -o json
-  latchkey apikey create --user reporter --read-only --days 7`,
+  latchkey apikey create --user reporter --read-only --days 7
+  latchkey apikey create --user reporter --name nightly --rate-limit 100/1m,burst=20`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("days") && req.Days < 1 {
 				return fmt.Errorf("--days must be at least 1")
+			}
+			if limit != "" {
+				l, err := parseRateLimit(limit)
+				if err != nil {
+					return fmt.Errorf("--rate-limit: %w", err)
+				}
+				req.RateLimit = l
 			}
 			ctx := cmd.Context()
 			return a.withCredentials(ctx, func(svc *credential.Service) error {
@@ -132,6 +149,7 @@ needs the ability apikey.signin (role apikey-user, for one).`,
 	cmd.Flags().IntVar(&req.Days, "days", 0, "days until the key expires (default: api_keys.default_days, 30 unless configured)")
 	cmd.Flags().StringVar(&req.Name, "name", "", "a `name` that tells the key apart from the user's others")
 	cmd.Flags().BoolVar(&req.ReadOnly, "read-only", false, "allow only GET, HEAD and OPTIONS requests with the key")
+	cmd.Flags().StringVar(&limit, "rate-limit", "", "the key's own rate `limit`, REQUESTS/WINDOW[,burst=N]: 100/1m, 5000/1h,burst=100 (default: none)")
 	a.addOutputFlag(cmd)
 	return cmd
 }
@@ -151,7 +169,7 @@ func (a *app) printNewKey(v *credential.KeyView, replaces string) error {
 	rows := [][]string{
 		{"id", v.ID}, {"name", orDash(v.Name)}, {"owner", v.Owner},
 		{"created", stamp(v.Created)}, {"expires", stamp(v.Expires)},
-		{"read-only", fmt.Sprint(v.ReadOnly)},
+		{"read-only", fmt.Sprint(v.ReadOnly)}, {"rate limit", limitText(v.RateLimit)},
 	}
 	if replaces != "" {
 		rows = append(rows, []string{"replaces", replaces + " (now revoked)"})
@@ -194,9 +212,9 @@ deletes them, 30 days on.`,
 					}
 					views = append(views, v)
 					rows = append(rows, []string{v.ID, orDash(v.Name), v.Owner, stamp(v.Created), stamp(v.Expires),
-						stampPtr(v.LastUsed), fmt.Sprint(v.ReadOnly), keyStatus(v)})
+						stampPtr(v.LastUsed), fmt.Sprint(v.ReadOnly), keyStatus(v), limitText(v.RateLimit)})
 				}
-				return a.printOut(views, []string{"ID", "NAME", "OWNER", "CREATED", "EXPIRES", "LAST USED", "READ-ONLY", "STATUS"}, rows)
+				return a.printOut(views, []string{"ID", "NAME", "OWNER", "CREATED", "EXPIRES", "LAST USED", "READ-ONLY", "STATUS", "RATE LIMIT"}, rows)
 			})
 		},
 	}
@@ -226,6 +244,7 @@ behalf of another user is shown once to that user only.`,
 					{"created", stamp(v.Created)},
 					{"expires", stamp(v.Expires)}, {"last used", stampPtr(v.LastUsed)},
 					{"read-only", fmt.Sprint(v.ReadOnly)}, {"status", keyStatus(v)},
+					{"rate limit", limitText(v.RateLimit)},
 				}
 				if v.RevokedAt != nil {
 					rows = append(rows, []string{"revoked", stamp(*v.RevokedAt)})
@@ -273,8 +292,8 @@ func (a *app) apikeyRotate() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rotate ID",
 		Short: "Replace an API key with a new one and revoke the old",
-		Long: `Make a new key with the same owner, name, read-only flag and lifetime as the
-key ID, print it (this once), and revoke the old key.`,
+		Long: `Make a new key with the same owner, name, read-only flag, lifetime and rate
+limit as the key ID, print it (this once), and revoke the old key.`,
 		Example: `  latchkey apikey rotate 3xq7mzk2a4b5c -o json`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -290,4 +309,98 @@ key ID, print it (this once), and revoke the old key.`,
 	}
 	a.addOutputFlag(cmd)
 	return cmd
+}
+
+func (a *app) apikeySetLimit() *cobra.Command {
+	var none bool
+	cmd := &cobra.Command{
+		Use:   "set-limit ID [REQUESTS/WINDOW[,burst=N]]",
+		Short: "Give an API key its own rate limit, or take it away",
+		Long: `Give the key ID a rate limit of its own, checked with the routes' limits on
+every request made with it: REQUESTS/WINDOW, such as 100/1m (100 requests per
+minute) or 5000/1h, with ",burst=N" for N more at once (100/1m,burst=20). The
+window is 1s to 24h; rate_limits.key_maximum, if set, bounds the limit. With
+--none the key has no limit of its own any more. Every node applies the
+change within about a second.`,
+		Example: `  latchkey apikey set-limit 3xq7mzk2a4b5c 100/1m
+  latchkey apikey set-limit 3xq7mzk2a4b5c 100/1m,burst=20 -o json
+  latchkey apikey set-limit 3xq7mzk2a4b5c --none`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var limit *latchkey.RateLimit
+			switch {
+			case none && len(args) == 2:
+				return fmt.Errorf("give a limit or --none, not both")
+			case !none && len(args) == 1:
+				return fmt.Errorf("give a limit such as 100/1m, or --none")
+			case !none:
+				l, err := parseRateLimit(args[1])
+				if err != nil {
+					return err
+				}
+				limit = l
+			}
+			ctx := cmd.Context()
+			return a.withCredentials(ctx, func(svc *credential.Service) error {
+				v, err := svc.SetAPIKeyLimit(ctx, operator(), args[0], limit, cliRemote)
+				if err != nil {
+					return err
+				}
+				if limit == nil {
+					return a.printDone(v, "API key %s of %s has no rate limit of its own", v.ID, v.Owner)
+				}
+				return a.printDone(v, "API key %s of %s: rate limit %s", v.ID, v.Owner, limit)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&none, "none", false, "take the key's own limit away")
+	a.addOutputFlag(cmd)
+	return cmd
+}
+
+// limitText is a key's limit as the tables show it: 100/1m,burst=20, or
+// "none".
+func limitText(l *latchkey.RateLimit) string {
+	if l == nil {
+		return "none"
+	}
+	return l.String()
+}
+
+// parseRateLimit reads REQUESTS/WINDOW[,burst=N]: 100/1m, 5000/1h,burst=100.
+// The window is a duration in whole seconds (90s, 1m, 1h) or a bare unit
+// (s, m, h).
+func parseRateLimit(s string) (*latchkey.RateLimit, error) {
+	bad := fmt.Errorf("the rate limit %q is not REQUESTS/WINDOW[,burst=N], such as 100/1m or 100/1m,burst=20", s)
+	rate, burst, hasBurst := strings.Cut(strings.TrimSpace(s), ",")
+	reqs, window, ok := strings.Cut(rate, "/")
+	if !ok {
+		return nil, bad
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(reqs))
+	if err != nil || n < 1 {
+		return nil, fmt.Errorf("the rate limit %q must allow at least 1 request per window", s)
+	}
+	window = strings.TrimSpace(window)
+	if window == "s" || window == "m" || window == "h" {
+		window = "1" + window
+	}
+	d, err := time.ParseDuration(window)
+	if err != nil {
+		return nil, bad
+	}
+	if d < time.Second || d > 24*time.Hour || d%time.Second != 0 {
+		return nil, fmt.Errorf("the window of the rate limit %q must be whole seconds, 1s to 24h", s)
+	}
+	l := &latchkey.RateLimit{Requests: n, Window: int(d / time.Second)}
+	if hasBurst {
+		v, ok := strings.CutPrefix(strings.TrimSpace(burst), "burst=")
+		if !ok {
+			return nil, bad
+		}
+		if l.Burst, err = strconv.Atoi(v); err != nil || l.Burst < 0 {
+			return nil, fmt.Errorf("the burst of the rate limit %q must be a number, 0 or more", s)
+		}
+	}
+	return l, nil
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -216,7 +218,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 				t.Errorf("show after revoke: %s", out)
 			}
 			list = mustCLI(t, "", with("apikey", "list", "--directory", "LAB", "--user", "goran")...)
-			if !regexp.MustCompile(k1.ID + `\s.*\srevoked\n`).MatchString(list) {
+			if !regexp.MustCompile(k1.ID + `\s.*\srevoked\s+none\n`).MatchString(list) {
 				t.Errorf("the rotated-out key is not listed as revoked:\n%s", list)
 			}
 
@@ -239,10 +241,103 @@ func TestAPIKeyLifecycle(t *testing.T) {
 }
 
 func TestAPIKeyHelp(t *testing.T) {
-	for _, sub := range []string{"create", "list", "show", "revoke", "rotate"} {
+	for _, sub := range []string{"create", "list", "show", "revoke", "rotate", "set-limit"} {
 		out := mustCLI(t, "", "apikey", sub, "--help")
 		if !strings.Contains(out, "Examples:") || !strings.Contains(out, "latchkey apikey "+sub) {
 			t.Errorf("apikey %s --help lacks an example:\n%s", sub, out)
+		}
+	}
+}
+
+// TestAPIKeyRateLimit gives keys their own rate limits at the command line,
+// at creation and later, within rate_limits.key_maximum, and checks that
+// list, show and -o json say it and a running node applies it.
+func TestAPIKeyRateLimit(t *testing.T) {
+	for name, flags := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			store := flags(t)
+			with := func(args ...string) []string { return append(args, store...) }
+			mustCLI(t, "", with("user", "add", "--user", "goran", "--role", "apikey-user", "--no-password")...)
+
+			k := decode[keyOut](t, mustCLI(t, "", with("apikey", "create", "--user", "goran", "--rate-limit", "100/1m,burst=20", "-o", "json")...))
+			if l := k.RateLimit; l == nil || *l != (latchkey.RateLimit{Requests: 100, Window: 60, Burst: 20}) {
+				t.Fatalf("created key's limit %+v", l)
+			}
+			plain := decode[keyOut](t, mustCLI(t, "", with("apikey", "create", "--user", "goran", "-o", "json")...))
+			if plain.RateLimit != nil {
+				t.Fatalf("a key made without --rate-limit has %+v", plain.RateLimit)
+			}
+			list := mustCLI(t, "", with("apikey", "list")...)
+			if !strings.Contains(list, "RATE LIMIT") || !regexp.MustCompile(k.ID+`\s.*\sactive\s+100/1m,burst=20\n`).MatchString(list) ||
+				!regexp.MustCompile(plain.ID+`\s.*\sactive\s+none\n`).MatchString(list) {
+				t.Errorf("apikey list printed\n%s", list)
+			}
+			if out := mustCLI(t, "", with("apikey", "show", k.ID)...); !regexp.MustCompile(`rate limit\s+100/1m,burst=20`).MatchString(out) {
+				t.Errorf("apikey show printed\n%s", out)
+			}
+
+			withService(t, store, func(svc *credential.Service) {
+				ctx := context.Background()
+				limitOf := func() *latchkey.RateLimit {
+					p, err := svc.VerifyAPIKey(ctx, plain.Key)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return p.RateLimit
+				}
+				if limitOf() != nil {
+					t.Fatal("the running node has a limit for a key without one")
+				}
+				out := mustCLI(t, "", with("apikey", "set-limit", plain.ID, "5000/1h")...)
+				if !strings.Contains(out, "rate limit 5000/1h") {
+					t.Errorf("set-limit printed %q", out)
+				}
+				eventually(t, "the running node does not apply the new limit", func() bool {
+					l := limitOf()
+					return l != nil && *l == latchkey.RateLimit{Requests: 5000, Window: 3600}
+				})
+				v := decode[keyOut](t, mustCLI(t, "", with("apikey", "set-limit", plain.ID, "--none", "-o", "json")...))
+				if v.ID != plain.ID || v.RateLimit != nil {
+					t.Errorf("set-limit --none -o json: %+v", v)
+				}
+				eventually(t, "the running node still applies the limit taken away", func() bool { return limitOf() == nil })
+			})
+			if v := decode[keyOut](t, mustCLI(t, "", with("apikey", "show", k.ID, "-o", "json")...)); v.RateLimit == nil || v.RateLimit.Burst != 20 {
+				t.Errorf("show -o json: %+v", v.RateLimit)
+			}
+
+			// The maximum, and what does not parse.
+			capped := filepath.Join(t.TempDir(), "capped.yaml")
+			if err := os.WriteFile(capped, []byte("rate_limits:\n  key_maximum:\n    requests: 1000\n    window: 1m\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			mustFail(t, "1000 requests per 1m", with("apikey", "set-limit", k.ID, "2000/1m", "--config", capped)...)
+			mustFail(t, "1000 requests per 1m", with("apikey", "create", "--user", "goran", "--rate-limit", "1000/1m,burst=1", "--config", capped)...)
+			mustCLI(t, "", with("apikey", "set-limit", k.ID, "1000/1m", "--config", capped)...)
+			mustFail(t, "REQUESTS/WINDOW", with("apikey", "set-limit", k.ID, "100")...)
+			mustFail(t, "at least 1 request", with("apikey", "set-limit", k.ID, "0/1m")...)
+			mustFail(t, "1s to 24h", with("apikey", "set-limit", k.ID, "1/48h")...)
+			mustFail(t, "burst", with("apikey", "create", "--user", "goran", "--rate-limit", "1/1m,burst=-1")...)
+			mustFail(t, "--none", with("apikey", "set-limit", k.ID)...)
+			mustFail(t, "not both", with("apikey", "set-limit", k.ID, "1/1m", "--none")...)
+			mustFail(t, "nosuchkey", with("apikey", "set-limit", "nosuchkey", "1/1m")...)
+		})
+	}
+}
+
+func TestParseRateLimit(t *testing.T) {
+	for in, want := range map[string]latchkey.RateLimit{
+		"100/1m": {Requests: 100, Window: 60}, "100/m": {Requests: 100, Window: 60}, "5000/1h,burst=100": {Requests: 5000, Window: 3600, Burst: 100},
+		"3/90s": {Requests: 3, Window: 90}, " 10 / 1s , burst=0": {Requests: 10, Window: 1}, "1/24h": {Requests: 1, Window: 86400},
+	} {
+		got, err := parseRateLimit(in)
+		if err != nil || *got != want {
+			t.Errorf("parseRateLimit(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "100", "/1m", "x/1m", "0/1m", "1/0s", "1/1.5s", "1/25h", "1/1m,20", "1/1m,burst=x", "1/1m,burst=-1", "1/1d"} {
+		if got, err := parseRateLimit(in); err == nil {
+			t.Errorf("parseRateLimit(%q) = %+v, want an error", in, got)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
@@ -140,5 +141,13 @@ func (a *app) newCredentials(ctx context.Context, cfg *config.Config, st latchke
 		SealKey:            key,
 		PreviousSealKey:    previous,
 		PasswordMinLength:  cfg.Passwords.MinLength,
+		KeyLimitMaximum:    keyLimitMaximum(cfg),
 	})
+}
+
+// keyLimitMaximum is rate_limits.key_maximum as the credential service
+// takes it.
+func keyLimitMaximum(cfg *config.Config) latchkey.RateLimit {
+	m := cfg.RateLimits.KeyMaximum
+	return latchkey.RateLimit{Requests: m.Requests, Window: int(m.Window.D() / time.Second)}
 }

@@ -91,6 +91,8 @@ func TestJSONOutputEverywhere(t *testing.T) {
 				{args: with(append([]string{"apikey", "create"}, goran...)...), then: func(out string) { keyID = decode[keyOut](t, out).ID }},
 				{args: with("apikey", "list")},
 				{args: with("apikey", "show", "{key}")},
+				{args: with("apikey", "set-limit", "{key}", "100/1m,burst=20")},
+				{args: with("apikey", "set-limit", "{key}", "--none")},
 				{args: with("apikey", "rotate", "{key}"), then: func(out string) { keyID = decode[keyOut](t, out).ID }},
 				{args: with("apikey", "revoke", "{key}")},
 				{args: with("session", "list", "--all")},
