@@ -75,3 +75,19 @@ func FormatWindow(seconds int) string {
 	}
 	return strconv.Itoa(seconds) + "s"
 }
+
+// APIKeyCount is what a node counted of one key since its last write:
+// requests let through and requests refused by a rate limit.
+type APIKeyCount struct {
+	Requests int64
+	Refused  int64
+}
+
+// APIKeyUsage is a key's use as the store has it: in the current clock hour
+// and in the 24 clock hours up to and including it.
+type APIKeyUsage struct {
+	RequestsHour int64 `json:"requests_hour"`
+	RefusedHour  int64 `json:"refused_hour"`
+	RequestsDay  int64 `json:"requests_day"`
+	RefusedDay   int64 `json:"refused_day"`
+}

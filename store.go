@@ -104,6 +104,15 @@ type APIKeyStore interface {
 	// TouchAPIKeys records last use for many keys in one write; callers batch
 	// uses in memory so that a request costs no write.
 	TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error
+	// AddAPIKeyUsage adds the counts to the keys' buckets of the hour that
+	// begins at hour, and deletes the buckets that begin before
+	// deleteBefore, in one transaction; callers batch counts in memory so
+	// that a request costs no write.
+	AddAPIKeyUsage(ctx context.Context, hour time.Time, counts map[string]APIKeyCount, deleteBefore time.Time) error
+	// APIKeyUsage returns the use of the keys named (those with none are
+	// left out): in the bucket of hour, and in the 24 buckets up to and
+	// including it.
+	APIKeyUsage(ctx context.Context, ids []string, hour time.Time) (map[string]APIKeyUsage, error)
 	// TakeAPIKeyReveal returns the sealed secret of a key made on its owner's
 	// behalf and deletes it in the same transaction; ENOTFOUND when there is
 	// none (any more).

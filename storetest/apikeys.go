@@ -268,4 +268,45 @@ var apiKeyTests = []storeTest{
 		}
 		must(t, s.TouchAPIKeys(ctx, nil))
 	}},
+	{"UsageAddsAndSums", func(t *testing.T, s latchkey.Store) {
+		ctx := t.Context()
+		h := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		past := h.Add(-10 * 24 * time.Hour)
+		// Two writes to the same hour add up; many keys in one write.
+		must(t, s.AddAPIKeyUsage(ctx, h, map[string]latchkey.APIKeyCount{"a": {Requests: 3, Refused: 1}, "b": {Requests: 5}}, past))
+		must(t, s.AddAPIKeyUsage(ctx, h.Add(59*time.Minute), map[string]latchkey.APIKeyCount{"a": {Requests: 2, Refused: 2}}, past))
+		// Earlier hours count for the day only; 24 hours back is out.
+		must(t, s.AddAPIKeyUsage(ctx, h.Add(-time.Hour), map[string]latchkey.APIKeyCount{"a": {Requests: 10, Refused: 4}}, past))
+		must(t, s.AddAPIKeyUsage(ctx, h.Add(-23*time.Hour), map[string]latchkey.APIKeyCount{"a": {Requests: 100}}, past))
+		must(t, s.AddAPIKeyUsage(ctx, h.Add(-24*time.Hour), map[string]latchkey.APIKeyCount{"a": {Requests: 1000}}, past))
+		// A later hour is not counted for an earlier one.
+		must(t, s.AddAPIKeyUsage(ctx, h.Add(time.Hour), map[string]latchkey.APIKeyCount{"a": {Requests: 7}}, past))
+		got, err := s.APIKeyUsage(ctx, []string{"a", "b", "none"}, h.Add(30*time.Minute))
+		must(t, err)
+		equal(t, "usage", got, map[string]latchkey.APIKeyUsage{
+			"a": {RequestsHour: 5, RefusedHour: 3, RequestsDay: 115, RefusedDay: 7},
+			"b": {RequestsHour: 5, RequestsDay: 5},
+		})
+		got, err = s.APIKeyUsage(ctx, nil, h)
+		must(t, err)
+		equal(t, "usage of no keys", len(got), 0)
+		must(t, s.AddAPIKeyUsage(ctx, h, nil, past))
+	}},
+	{"UsageDeletesOldBuckets", func(t *testing.T, s latchkey.Store) {
+		ctx := t.Context()
+		h := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		old := h.Add(-3 * 24 * time.Hour)
+		must(t, s.AddAPIKeyUsage(ctx, old, map[string]latchkey.APIKeyCount{"a": {Requests: 9}}, old.Add(-time.Hour)))
+		got, err := s.APIKeyUsage(ctx, []string{"a"}, old)
+		must(t, err)
+		equal(t, "before the delete", got["a"].RequestsHour, int64(9))
+		// The write of a later hour deletes what is older than two days.
+		must(t, s.AddAPIKeyUsage(ctx, h, map[string]latchkey.APIKeyCount{"a": {Requests: 1}}, h.Add(-48*time.Hour)))
+		got, err = s.APIKeyUsage(ctx, []string{"a"}, old)
+		must(t, err)
+		equal(t, "after the delete", len(got), 0)
+		got, err = s.APIKeyUsage(ctx, []string{"a"}, h)
+		must(t, err)
+		equal(t, "the new bucket", got["a"], latchkey.APIKeyUsage{RequestsHour: 1, RequestsDay: 1})
+	}},
 }
