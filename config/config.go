@@ -127,6 +127,9 @@ type APIKeys struct {
 	Header      string `yaml:"header"`       // header that carries a key; default "X-Api-Key" (any case on the wire)
 	MaxDays     int    `yaml:"max_days"`     // the longest expiry a key may be given; default 365
 	DefaultDays int    `yaml:"default_days"` // expiry when a request gives none; default 30
+	// UsageFlush is how often each node writes the use of keys it counted
+	// (one write for all keys); default 10s, at least 1s.
+	UsageFlush Duration `yaml:"usage_flush"`
 }
 
 // Login configures the JSON login endpoints and the checks on unsafe

@@ -61,7 +61,7 @@ func TestDefault(t *testing.T) {
 			ShutdownTimeout: Duration(15 * time.Second), MaxHeaderBytes: 65536, ForwardAuthPath: "/auth/verify"},
 		Certificates: Certificates{Identity: "cn", Directory: "INTERNAL", ImpersonationHeader: "X-Qlik-User"},
 		Sessions:     Sessions{Cookie: "wtsession", IdleTimeout: Duration(time.Hour), Lifetime: Duration(24 * time.Hour)},
-		APIKeys:      APIKeys{Header: "X-Api-Key", MaxDays: 365, DefaultDays: 30},
+		APIKeys:      APIKeys{Header: "X-Api-Key", MaxDays: 365, DefaultDays: 30, UsageFlush: Duration(10 * time.Second)},
 		Login: Login{Path: "/api/v1/login", LogoutPath: "/api/v1/logout", APIKeyPath: "/api/v1/api_keys", AdminPath: "/api/v1",
 			MaxFailures: 10, MaxAddressFailures: 100, FailureWindow: Duration(15 * time.Minute)},
 		Passwords: Passwords{MinLength: 8},

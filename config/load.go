@@ -204,6 +204,7 @@ func (c *Config) setDefaults() {
 	str(&c.APIKeys.Header, "api_keys.header", "X-Api-Key")
 	num(&c.APIKeys.MaxDays, "api_keys.max_days", 365)
 	num(&c.APIKeys.DefaultDays, "api_keys.default_days", 30)
+	dur(&c.APIKeys.UsageFlush, "api_keys.usage_flush", Duration(10*time.Second))
 	str(&c.Login.Path, "login.path", "/api/v1/login")
 	str(&c.Login.LogoutPath, "login.logout_path", "/api/v1/logout")
 	str(&c.Login.APIKeyPath, "login.api_key_path", "/api/v1/api_keys")

@@ -291,6 +291,9 @@ func (v *validator) apiKeys(k APIKeys) {
 	if k.DefaultDays < 1 || k.DefaultDays > k.MaxDays {
 		v.add("api_keys.default_days", "%d is out of range; use 1 to max_days (%d)", k.DefaultDays, k.MaxDays)
 	}
+	if time.Duration(k.UsageFlush) < time.Second {
+		v.add("api_keys.usage_flush", "%s is too short; use at least 1s", time.Duration(k.UsageFlush))
+	}
 }
 
 func (v *validator) login(l Login) {

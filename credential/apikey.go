@@ -202,7 +202,11 @@ type KeyView struct {
 	AwaitsReveal bool       `json:"awaits_reveal"`
 	// RateLimit is the key's own limit; left out when it has none.
 	RateLimit *latchkey.RateLimit `json:"rate_limit,omitempty"`
-	Key       string              `json:"key,omitempty"`
+	// Usage is the key's use in the current clock hour and the last 24:
+	// what the store has from every node, plus what this node counted and
+	// has not written yet. Set in the key list and a key's details only.
+	Usage *latchkey.APIKeyUsage `json:"usage,omitempty"`
+	Key   string                `json:"key,omitempty"`
 }
 
 // Actor is who asks for a change: a principal, or the operator at the
@@ -352,6 +356,9 @@ func (s *Service) APIKeys(ctx context.Context, viewer Actor, ownerID int64) ([]*
 		}
 		views = append(views, s.view(k, u))
 	}
+	if err := s.addUsage(ctx, views...); err != nil {
+		return nil, err
+	}
 	return views, nil
 }
 
@@ -364,6 +371,9 @@ func (s *Service) APIKeyDetails(ctx context.Context, viewer Actor, id string, re
 		return nil, err
 	}
 	v := s.view(k, owner)
+	if err := s.addUsage(ctx, v); err != nil {
+		return nil, err
+	}
 	if viewer != nil && viewer.UserID == k.UserID && len(k.Reveal) > 0 {
 		sealed, err := s.store.TakeAPIKeyReveal(ctx, id)
 		if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {

@@ -57,6 +57,9 @@ type Config struct {
 	PasswordCacheTTL time.Duration
 	// FlushEvery is how often last-use times are written; default 15s.
 	FlushEvery time.Duration
+	// UsageFlushEvery is how often the counted use of API keys is written
+	// (api_keys.usage_flush); default 10s.
+	UsageFlushEvery time.Duration
 	// Now is the clock of the service: creation and expiry times, audit
 	// times, lifetimes and idle timeouts; default time.Now. Tests that
 	// compare rendered output fix it.
@@ -90,6 +93,7 @@ type Service struct {
 
 	accounts, addresses *limiter
 	touch               *toucher
+	usage               *usage
 
 	unsubscribe func()
 	stop        chan struct{}
@@ -114,6 +118,9 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = 15 * time.Second
 	}
+	if cfg.UsageFlushEvery <= 0 {
+		cfg.UsageFlushEvery = 10 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -137,8 +144,10 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 		stop:      make(chan struct{}),
 	}
 	s.touch = newToucher(st, log)
+	s.usage = newUsage(st, log, cfg.Now)
 	s.unsubscribe = st.Subscribe(s.onChange)
 	s.done.Go(s.flushLoop)
+	s.done.Go(s.usageLoop)
 	return s, nil
 }
 
@@ -164,7 +173,10 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	s.unsubscribe()
 	close(s.stop)
 	s.done.Wait()
-	s.touch.flush(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.touch.flush(ctx) })
+	wg.Go(func() { s.usage.flush(ctx) })
+	wg.Wait()
 	for _, c := range []interface{ StopAllGoroutines() bool }{s.users, s.names, s.absent, s.keys, s.sessions, s.passwords} {
 		c.StopAllGoroutines()
 	}

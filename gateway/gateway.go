@@ -129,6 +129,9 @@ func New(cfg *config.Config, d Deps, extra ...Authenticator) (*Server, error) {
 		required: newRequiredHeaders(cfg.Login), verifiers: d.Verifiers, issuer: d.Issuer,
 		headers:      newHeaderRules(cfg.Certificates.ImpersonationHeader),
 		refusalDelay: RefusalDelay}
+	if d.Creds != nil {
+		s.metrics.registerUsage(d.Creds.UsageWrites)
+	}
 	creds := d.Creds
 	trusted, err := newTrustedProxies(cfg.Server.TrustedProxies)
 	if err != nil {

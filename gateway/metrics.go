@@ -30,6 +30,9 @@ type metrics struct {
 	// that a request costs one lock-free lookup, not two label lookups
 	// under the vectors' locks and a status formatted as text.
 	byRequest *otter.Cache[requestLabels, requestSeries]
+	// keyAllowed and keyRefused count requests made with API keys, let
+	// through and refused by a rate limit; no key is a label.
+	keyAllowed, keyRefused prometheus.Counter
 }
 
 type requestLabels struct {
@@ -65,10 +68,30 @@ func newMetrics() *metrics {
 		}, []string{"listener", "result"}),
 	}
 	// Bounded by routes × methods × statuses; the bound guards memory only.
+	keys := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "latchkey_apikey_requests_total",
+		Help: "Requests made with an API key, by result (allowed, refused by a rate limit); per key in the key list.",
+	}, []string{"result"})
+	m.keyAllowed, m.keyRefused = keys.WithLabelValues("allowed"), keys.WithLabelValues("refused")
+	m.reg.MustRegister(keys)
 	m.byRequest = otter.Must(&otter.Options[requestLabels, requestSeries]{MaximumSize: 10_000})
 	m.reg.MustRegister(m.requests, m.duration, m.auth, m.tlsReloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// registerUsage adds the series of the credential service's usage writes.
+func (m *metrics) registerUsage(writes func() (flushes, rows uint64)) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "latchkey_apikey_usage_flushes_total",
+			Help: "Writes of API key usage counts to the store (one per flush interval with anything counted).",
+		}, func() float64 { f, _ := writes(); return float64(f) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "latchkey_apikey_usage_rows_total",
+			Help: "Key rows written by the API key usage flushes.",
+		}, func() float64 { _, r := writes(); return float64(r) }),
+	)
 }
 
 // Registry returns the registry, for collectors that other packages add

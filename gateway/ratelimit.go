@@ -330,3 +330,21 @@ func writeJournyxError(w http.ResponseWriter, status int, code, message string) 
 	body.Error.Code, body.Error.Message = code, message
 	writeJSON(w, status, body)
 }
+
+// countKeyUse counts a request made with an API key (in X-Api-Key, or as the
+// password of HTTP Basic: the principal names the key) after the rate-limit
+// decision: for the key's usage, which the credential service writes in
+// batches, and in latchkey_apikey_requests_total.
+func (s *Server) countKeyUse(p *latchkey.Principal, allowed bool) {
+	if p == nil || p.CredentialID == "" || p.Method != latchkey.MethodAPIKey && p.Method != latchkey.MethodBasic {
+		return
+	}
+	if allowed {
+		s.metrics.keyAllowed.Inc()
+	} else {
+		s.metrics.keyRefused.Inc()
+	}
+	if s.creds != nil {
+		s.creds.CountAPIKeyUse(p.CredentialID, !allowed)
+	}
+}

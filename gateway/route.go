@@ -254,7 +254,9 @@ func (rt *router) admit(w http.ResponseWriter, r *http.Request) (*admission, err
 		rte.challenge(w, err)
 		return nil, err
 	}
-	if !rt.s.checkLimits(w, r, rte, rte.limits.after, p, &limited) {
+	allowed := rt.s.checkLimits(w, r, rte, rte.limits.after, p, &limited)
+	rt.s.countKeyUse(p, allowed)
+	if !allowed {
 		return nil, nil
 	}
 	a := &admission{route: rte, path: upstreamPath, principal: p}

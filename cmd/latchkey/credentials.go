@@ -142,6 +142,7 @@ func (a *app) newCredentials(ctx context.Context, cfg *config.Config, st latchke
 		PreviousSealKey:    previous,
 		PasswordMinLength:  cfg.Passwords.MinLength,
 		KeyLimitMaximum:    keyLimitMaximum(cfg),
+		UsageFlushEvery:    cfg.APIKeys.UsageFlush.D(),
 	})
 }
 

@@ -1,0 +1,172 @@
+package credential
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/password"
+)
+
+// usageCountingStore counts the usage writes that reach the store.
+type usageCountingStore struct {
+	latchkey.Store
+	writes atomic.Int64
+}
+
+func (s *usageCountingStore) AddAPIKeyUsage(ctx context.Context, hour time.Time, counts map[string]latchkey.APIKeyCount, before time.Time) error {
+	s.writes.Add(1)
+	return s.Store.AddAPIKeyUsage(ctx, hour, counts, before)
+}
+
+func newUsageService(t *testing.T, st latchkey.Store, every time.Duration) *Service {
+	t.Helper()
+	svc, err := New(context.Background(), st, password.NewHasher(testParams, 4), slog.New(slog.DiscardHandler), Config{
+		SessionIdle: time.Hour, SessionLifetime: 24 * time.Hour, KeyMaxDays: 365, KeyDefaultDays: 30,
+		MaxFailures: 50, MaxAddressFailures: 500, FailureWindow: time.Minute, SealKey: make([]byte, 32),
+		PasswordMinLength: 10, UsageFlushEvery: every,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+func usageKey(t *testing.T, svc *Service, name string) *KeyView {
+	t.Helper()
+	ctx := t.Context()
+	u, err := svc.CreateUser(ctx, Operator("tester"), NewUser{Directory: "LAB", Username: name, Roles: []string{latchkey.RoleAPIKeyUser}}, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := svc.GenerateAPIKey(ctx, Operator("tester"), KeyRequest{OwnerID: u.ID}, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestKeyUsage: counts from many goroutines at once are exact after a
+// flush, which is one store write for all keys; unwritten counts show in
+// the views; Shutdown writes what is left.
+func TestKeyUsage(t *testing.T) {
+	for _, b := range manageBackends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			st := &usageCountingStore{Store: b.open(t)}
+			svc := newUsageService(t, st, time.Hour) // flushed by hand only
+			ctx := t.Context()
+			a, other := usageKey(t, svc, "goran"), usageKey(t, svc, "other")
+
+			var wg sync.WaitGroup
+			for g := range 8 {
+				wg.Go(func() {
+					for i := range 125 {
+						svc.CountAPIKeyUse(a.ID, i%5 == 0) // 25 of 125 refused
+						if g == 0 {
+							svc.CountAPIKeyUse(other.ID, false)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if n := st.writes.Load(); n != 0 {
+				t.Fatalf("counting made %d store writes, want none", n)
+			}
+			want := latchkey.APIKeyUsage{RequestsHour: 800, RefusedHour: 200, RequestsDay: 800, RefusedDay: 200}
+			v, err := svc.APIKeyDetails(ctx, nil, a.ID, "local")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *v.Usage != want {
+				t.Fatalf("before the flush: usage %+v, want %+v (this node's unwritten counts)", v.Usage, want)
+			}
+
+			svc.FlushUsage(ctx)
+			if n := st.writes.Load(); n != 1 {
+				t.Fatalf("a flush made %d store writes, want 1", n)
+			}
+			if f, rows := svc.UsageWrites(); f != 1 || rows != 2 {
+				t.Fatalf("UsageWrites = %d, %d; want 1 write of 2 rows", f, rows)
+			}
+			stored, err := st.APIKeyUsage(ctx, []string{a.ID, other.ID}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored[a.ID] != want || stored[other.ID] != (latchkey.APIKeyUsage{RequestsHour: 125, RequestsDay: 125}) {
+				t.Fatalf("the store has %+v", stored)
+			}
+			views, err := svc.APIKeys(ctx, nil, a.OwnerID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(views) != 1 || *views[0].Usage != want {
+				t.Fatalf("the list: %+v", views)
+			}
+			svc.FlushUsage(ctx)
+			if n := st.writes.Load(); n != 1 {
+				t.Fatalf("a flush with nothing counted wrote (%d writes)", n)
+			}
+
+			svc.CountAPIKeyUse(a.ID, true)
+			if err := svc.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			stored, err = st.APIKeyUsage(ctx, []string{a.ID}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := stored[a.ID].RefusedHour; got != 201 {
+				t.Fatalf("after Shutdown the store has %d refused, want 201", got)
+			}
+		})
+	}
+}
+
+// TestKeyUsageWriteRate: under a steady load of counts, the store sees one
+// write per flush interval, not one per request.
+func TestKeyUsageWriteRate(t *testing.T) {
+	st := &usageCountingStore{Store: openSQLite(t, 0).Store}
+	const every, run = 100 * time.Millisecond, 700 * time.Millisecond
+	svc := newUsageService(t, st, every)
+	k := usageKey(t, svc, "goran")
+	var counted atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				svc.CountAPIKeyUse(k.ID, false)
+				counted.Add(1)
+				time.Sleep(50 * time.Microsecond)
+			}
+		})
+	}
+	time.Sleep(run)
+	close(stop)
+	wg.Wait()
+	if err := svc.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	writes, max := st.writes.Load(), int64(run/every)+1+1 // the ticks, one more for slack, and Shutdown's
+	t.Logf("%d requests counted, %d store writes in %v (flush every %v)", counted.Load(), writes, run, every)
+	if writes > max {
+		t.Fatalf("%d store writes for %d requests, want at most %d", writes, counted.Load(), max)
+	}
+	stored, err := st.APIKeyUsage(t.Context(), []string{k.ID}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stored[k.ID].RequestsDay; got != counted.Load() {
+		t.Fatalf("the store has %d requests, want %d", got, counted.Load())
+	}
+}
