@@ -119,9 +119,6 @@ func TestPrincipalMemo(t *testing.T) {
 // keep nothing.
 func TestPrincipalMemoWithinBudget(t *testing.T) {
 	const memoBytes = 8 << 20
-	if testing.Short() {
-		t.Skip("fills the memo with 100,000 principals")
-	}
 	heap := func() uint64 {
 		runtime.GC()
 		runtime.GC()

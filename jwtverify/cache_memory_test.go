@@ -41,9 +41,6 @@ func heapAlloc() uint64 {
 // budget, the weights are not so generous that the budget is wasted
 // (the heap each entry really takes is at least 0.6× its weight).
 func TestCacheMemoryWithinBudget(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fills a cache with 100,000 tokens")
-	}
 	now := func() time.Time { return testNow }
 	const budget = 16 << 20
 	for _, tc := range []struct {

@@ -228,9 +228,6 @@ func TestResultsOutliveDecoding(t *testing.T) {
 // TestVerifyAllocs bounds what an uncached RS256 verification allocates
 // (golang-jwt's parsing and crypto/rsa's verification are most of it).
 func TestVerifyAllocs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("RSA verifications")
-	}
 	if raceEnabled {
 		t.Skip("under -race, sync.Pool drops what it holds at random, so the count is not latchkey's; the bound is checked without -race")
 	}
