@@ -211,10 +211,13 @@ deletes them, 30 days on.`,
 						continue
 					}
 					views = append(views, v)
-					rows = append(rows, []string{v.ID, orDash(v.Name), v.Owner, stamp(v.Created), stamp(v.Expires),
-						stampPtr(v.LastUsed), fmt.Sprint(v.ReadOnly), keyStatus(v), limitText(v.RateLimit)})
+					row := []string{v.ID, orDash(v.Name), v.Owner, stamp(v.Created), stamp(v.Expires),
+						stampPtr(v.LastUsed), fmt.Sprint(v.ReadOnly), keyStatus(v), limitText(v.RateLimit)}
+					u := usageOf(v)
+					rows = append(rows, append(row, fmt.Sprint(u.RequestsHour), fmt.Sprint(u.RequestsDay), fmt.Sprint(u.RefusedDay)))
 				}
-				return a.printOut(views, []string{"ID", "NAME", "OWNER", "CREATED", "EXPIRES", "LAST USED", "READ-ONLY", "STATUS", "RATE LIMIT"}, rows)
+				return a.printOut(views, []string{"ID", "NAME", "OWNER", "CREATED", "EXPIRES", "LAST USED", "READ-ONLY", "STATUS", "RATE LIMIT",
+					"REQUESTS 1H", "REQUESTS 24H", "REFUSED 24H"}, rows)
 			})
 		},
 	}
@@ -246,6 +249,10 @@ behalf of another user is shown once to that user only.`,
 					{"read-only", fmt.Sprint(v.ReadOnly)}, {"status", keyStatus(v)},
 					{"rate limit", limitText(v.RateLimit)},
 				}
+				u := usageOf(v)
+				rows = append(rows,
+					[]string{"requests, this clock hour", useText(u.RequestsHour, u.RefusedHour)},
+					[]string{"requests, last 24 hours", useText(u.RequestsDay, u.RefusedDay)})
 				if v.RevokedAt != nil {
 					rows = append(rows, []string{"revoked", stamp(*v.RevokedAt)})
 				}
@@ -360,6 +367,19 @@ change within about a second.`,
 
 // limitText is a key's limit as the tables show it: 100/1m,burst=20, or
 // "none".
+// usageOf is the key's counted use, zero when the service gave none.
+func usageOf(v *credential.KeyView) latchkey.APIKeyUsage {
+	if v.Usage == nil {
+		return latchkey.APIKeyUsage{}
+	}
+	return *v.Usage
+}
+
+// useText is "120 let through, 3 refused by a rate limit".
+func useText(requests, refused int64) string {
+	return fmt.Sprintf("%d let through, %d refused by a rate limit", requests, refused)
+}
+
 func limitText(l *latchkey.RateLimit) string {
 	if l == nil {
 		return "none"

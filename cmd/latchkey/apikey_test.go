@@ -218,7 +218,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 				t.Errorf("show after revoke: %s", out)
 			}
 			list = mustCLI(t, "", with("apikey", "list", "--directory", "LAB", "--user", "goran")...)
-			if !regexp.MustCompile(k1.ID + `\s.*\srevoked\s+none\n`).MatchString(list) {
+			if !regexp.MustCompile(k1.ID + `\s.*\srevoked\s+none\s`).MatchString(list) {
 				t.Errorf("the rotated-out key is not listed as revoked:\n%s", list)
 			}
 
@@ -268,8 +268,8 @@ func TestAPIKeyRateLimit(t *testing.T) {
 				t.Fatalf("a key made without --rate-limit has %+v", plain.RateLimit)
 			}
 			list := mustCLI(t, "", with("apikey", "list")...)
-			if !strings.Contains(list, "RATE LIMIT") || !regexp.MustCompile(k.ID+`\s.*\sactive\s+100/1m,burst=20\n`).MatchString(list) ||
-				!regexp.MustCompile(plain.ID+`\s.*\sactive\s+none\n`).MatchString(list) {
+			if !strings.Contains(list, "RATE LIMIT") || !regexp.MustCompile(k.ID+`\s.*\sactive\s+100/1m,burst=20\s+0\s+0\s+0\n`).MatchString(list) ||
+				!regexp.MustCompile(plain.ID+`\s.*\sactive\s+none\s+0\s+0\s+0\n`).MatchString(list) {
 				t.Errorf("apikey list printed\n%s", list)
 			}
 			if out := mustCLI(t, "", with("apikey", "show", k.ID)...); !regexp.MustCompile(`rate limit\s+100/1m,burst=20`).MatchString(out) {
@@ -339,5 +339,51 @@ func TestParseRateLimit(t *testing.T) {
 		if got, err := parseRateLimit(in); err == nil {
 			t.Errorf("parseRateLimit(%q) = %+v, want an error", in, got)
 		}
+	}
+}
+
+// TestAPIKeyUsageShown checks that list, show and -o json report a key's
+// use as a node wrote it: requests let through and refused, in the current
+// clock hour and the last 24.
+func TestAPIKeyUsageShown(t *testing.T) {
+	for name, flags := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			store := flags(t)
+			with := func(args ...string) []string { return append(args, store...) }
+			mustCLI(t, "", with("user", "add", "--user", "goran", "--role", "apikey-user", "--no-password")...)
+			used := decode[keyOut](t, mustCLI(t, "", with("apikey", "create", "--user", "goran", "-o", "json")...))
+			idle := decode[keyOut](t, mustCLI(t, "", with("apikey", "create", "--user", "goran", "-o", "json")...))
+
+			withService(t, store, func(svc *credential.Service) {
+				for range 3 {
+					svc.CountAPIKeyUse(used.ID, false)
+				}
+				for range 2 {
+					svc.CountAPIKeyUse(used.ID, true)
+				}
+				svc.FlushUsage(context.Background())
+			})
+
+			list := mustCLI(t, "", with("apikey", "list")...)
+			if !strings.Contains(list, "REQUESTS 1H") || !regexp.MustCompile(used.ID+`\s.*\snone\s+3\s+3\s+2\n`).MatchString(list) ||
+				!regexp.MustCompile(idle.ID+`\s.*\snone\s+0\s+0\s+0\n`).MatchString(list) {
+				t.Errorf("apikey list printed\n%s", list)
+			}
+			show := mustCLI(t, "", with("apikey", "show", used.ID)...)
+			for _, want := range []string{`requests, this clock hour\s+3 let through, 2 refused by a rate limit`, `requests, last 24 hours\s+3 let through, 2 refused by a rate limit`} {
+				if !regexp.MustCompile(want).MatchString(show) {
+					t.Errorf("apikey show does not match %q:\n%s", want, show)
+				}
+			}
+			want := latchkey.APIKeyUsage{RequestsHour: 3, RefusedHour: 2, RequestsDay: 3, RefusedDay: 2}
+			if v := decode[credential.KeyView](t, mustCLI(t, "", with("apikey", "show", used.ID, "-o", "json")...)); v.Usage == nil || *v.Usage != want {
+				t.Errorf("apikey show -o json: usage %+v, want %+v", v.Usage, want)
+			}
+			for _, v := range decode[[]credential.KeyView](t, mustCLI(t, "", with("apikey", "list", "-o", "json")...)) {
+				if v.ID == used.ID && (v.Usage == nil || *v.Usage != want) {
+					t.Errorf("apikey list -o json: usage %+v, want %+v", v.Usage, want)
+				}
+			}
+		})
 	}
 }
