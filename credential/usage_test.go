@@ -2,6 +2,8 @@ package credential
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -165,4 +167,98 @@ func TestKeyUsageWriteRate(t *testing.T) {
 	if got := stored[k.ID].RequestsDay; got != counted {
 		t.Fatalf("the store has %d requests, want %d", got, counted)
 	}
+}
+
+// summingStore adds up the usage writes it is given, and refuses every
+// third while failing is set. The counters, not the store, are under test.
+type summingStore struct {
+	latchkey.Store
+	mu      sync.Mutex
+	sums    map[string]latchkey.APIKeyCount
+	writes  int
+	failing bool
+}
+
+func (s *summingStore) AddAPIKeyUsage(_ context.Context, _ time.Time, counts map[string]latchkey.APIKeyCount, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	if s.failing && s.writes%3 == 0 {
+		return errors.New("the store is away")
+	}
+	for id, n := range counts {
+		sum := s.sums[id]
+		sum.Requests += n.Requests
+		sum.Refused += n.Refused
+		s.sums[id] = sum
+	}
+	return nil
+}
+
+// TestUsageRetireLosesNothing counts from goroutines that each move from
+// key to key while flushes run back to back, so counters go idle and are
+// retired while other goroutines still hold them, and some writes fail and
+// are put back. Every count must reach the store exactly once, and once
+// the keys stop being used their counters must be gone. Deleting an idle
+// counter without the retired mark loses the adds that land on it after
+// the flush took it: this test then fails under -race within a few runs.
+func TestUsageRetireLosesNothing(t *testing.T) {
+	st := &summingStore{sums: map[string]latchkey.APIKeyCount{}, failing: true}
+	u := newUsage(st, slog.New(slog.DiscardHandler), time.Now)
+	const keys, goroutines, per = 16, 8, 30_000
+	ids := make([]string, keys)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("key%02d", i)
+	}
+	want := make([][keys]latchkey.APIKeyCount, goroutines)
+	done := make(chan struct{})
+	var flusher sync.WaitGroup
+	flusher.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				u.flush(context.Background())
+			}
+		}
+	})
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range per {
+				k := (i/300 + g*3) % keys // a while on one key, then the next
+				refused := i%5 == 0
+				u.count(ids[k], refused)
+				if refused {
+					want[g][k].Refused++
+				} else {
+					want[g][k].Requests++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	flusher.Wait()
+	st.failing = false
+	u.flush(context.Background()) // what is left
+	u.flush(context.Background()) // nothing left: every counter retires
+
+	for k, id := range ids {
+		var sum latchkey.APIKeyCount
+		for g := range goroutines {
+			sum.Requests += want[g][k].Requests
+			sum.Refused += want[g][k].Refused
+		}
+		if got := st.sums[id]; got != sum {
+			t.Errorf("%s: the store has %+v, counted %+v", id, got, sum)
+		}
+	}
+	left := 0
+	u.counts.Range(func(any, any) bool { left++; return true })
+	if left != 0 {
+		t.Errorf("%d counters kept for keys no longer used, want none", left)
+	}
+	t.Logf("%d writes", st.writes)
 }
