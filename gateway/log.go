@@ -13,6 +13,7 @@ import (
 // requestInfo is filled in while a request is served, for its log line and
 // metrics.
 type requestInfo struct {
+	start     time.Time // when logRequests took the request
 	route     string
 	principal *latchkey.Principal
 
@@ -46,6 +47,13 @@ func forwardedFrom(r *http.Request) *forwardedClient {
 }
 
 type requestInfoKey struct{}
+
+// requestInfoOf is r's requestInfo, nil outside logRequests (in some
+// tests and benchmarks).
+func requestInfoOf(r *http.Request) *requestInfo {
+	ri, _ := r.Context().Value(requestInfoKey{}).(*requestInfo)
+	return ri
+}
 
 func setRouteName(r *http.Request, name string) {
 	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
@@ -102,7 +110,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &requestInfo{route: "-"}
+		ri := &requestInfo{start: start, route: "-"}
 		sw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri))
 		if client, hop, fromXFF := s.trusted.clientAddress(r.RemoteAddr, r.Header); client != r.RemoteAddr {

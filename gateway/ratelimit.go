@@ -45,6 +45,7 @@ import (
 // limits or takes API keys).
 type rateLimiting struct {
 	limiter   *ratelimit.Limiter
+	clock     func() time.Time // the limiter's clock when a test gave one
 	decisions *prometheus.CounterVec
 	fallbacks prometheus.Counter
 }
@@ -63,6 +64,7 @@ func (s *Server) newRateLimiting(cfg *config.Config, now func() time.Time) (*rat
 		return nil, nil
 	}
 	rl := &rateLimiting{
+		clock: now,
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latchkey_ratelimit_decisions_total",
 			Help: "Rate-limit decisions by route, limit (policy) and result (allowed, limited).",
@@ -192,6 +194,7 @@ func policyItem(name string, l ratelimit.Limit) string {
 // rateState is what a request's limits said so far: the tightest one, its
 // limit, and the RateLimit-Policy header.
 type rateState struct {
+	at     time.Time // when the request came (zero: the limiter reads its clock)
 	limit  *routeLimit
 	lim    ratelimit.Limit
 	d      ratelimit.Decision
@@ -238,7 +241,11 @@ func (s *Server) checkLimits(w http.ResponseWriter, r *http.Request, rte *route,
 // checkLimit spends one request of budget k of l, with limit lim. It
 // reports false when the limit refused, having answered.
 func (s *Server) checkLimit(w http.ResponseWriter, r *http.Request, rte *route, l *routeLimit, k ratelimit.Key, lim ratelimit.Limit, st *rateState) bool {
-	d := s.rate.limiter.Allow(r.Context(), k, lim)
+	at := st.at
+	if s.rate.clock != nil { // a test's clock: the request's time is not on it
+		at = time.Time{}
+	}
+	d := s.rate.limiter.AllowAt(r.Context(), k, lim, at)
 	if !d.Allowed {
 		l.limited.Inc()
 		st.limit, st.lim, st.d = l, lim, d

@@ -44,6 +44,7 @@ func BenchmarkDecisionAPIKeyCachedLimited(b *testing.B) {
 	r := request("GET", "/keyonly/x", "", "X-Api-Key", key)
 	rte, _, _ := f.s.routes.match(targetOf(r))
 	w := &discardWriter{h: http.Header{}}
+	at := time.Now() // the request's time, which logRequests reads anyway
 	limit := func() {
 		p, err := rte.authenticate(r, f.s.metrics)
 		if err == nil {
@@ -52,7 +53,8 @@ func BenchmarkDecisionAPIKeyCachedLimited(b *testing.B) {
 		if err != nil || p.Username != "goran" {
 			b.Fatal(p, err)
 		}
-		var st rateState
+		at = at.Add(time.Microsecond)
+		st := rateState{at: at}
 		if !f.s.checkLimits(w, r, rte, rte.limits.after, p, &st) {
 			b.Fatal("limited")
 		}
@@ -65,11 +67,12 @@ func BenchmarkDecisionAPIKeyCachedLimited(b *testing.B) {
 }
 
 // BenchmarkRateLimitCheck is the limit alone, on a cached key: the
-// gateway's part (key, counters, headers) and the local limiter's.
+// gateway's part (key, counters, headers) and the local limiter's, given
+// the request's time as admit gives it.
 func BenchmarkRateLimitCheck(b *testing.B) {
 	s, _ := limitServer(b, nil, config.Route{Name: "limited", Prefix: "/limited", Upstream: "echo", Auth: []string{"limit"},
 		RateLimits: benchLimit})
-	rl, err := s.newRateLimiting(s.cfg, time.Now) // the real clock
+	rl, err := s.newRateLimiting(s.cfg, nil) // the real clock
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,9 +81,11 @@ func BenchmarkRateLimitCheck(b *testing.B) {
 	rte, _, _ := s.routes.match(targetOf(r))
 	p := &latchkey.Principal{Directory: "LAB", Username: "goran", Method: "apikey", CredentialID: "k_0123456789"}
 	w := &discardWriter{h: http.Header{}}
+	at := time.Now() // the request's time, which logRequests reads anyway
 	b.ReportAllocs()
 	for b.Loop() {
-		var st rateState
+		at = at.Add(time.Microsecond)
+		st := rateState{at: at}
 		if !s.checkLimits(w, r, rte, rte.limits.after, p, &st) {
 			b.Fatal("limited")
 		}

@@ -235,19 +235,25 @@ func (rt *router) admit(w http.ResponseWriter, r *http.Request) (*admission, err
 	if rte == nil {
 		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "No route matches %s.", r.URL.Path)
 	}
-	setRouteName(r, rte.name)
+	ri := requestInfoOf(r)
+	var limited rateState
+	if ri != nil {
+		ri.route = rte.name
+		limited.at = ri.start
+	}
 	if rte.xrfkey && !xrfkey.Check(r) {
 		rt.s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", "xrfkey")
 		xrfkeyFailed(w)
 		return nil, nil
 	}
-	var limited rateState
 	if !rt.s.checkLimits(w, r, rte, rte.limits.before, nil, &limited) {
 		return nil, nil
 	}
 	p, err := rte.authenticate(r, rt.s.metrics)
 	if err == nil {
-		setPrincipal(r, p)
+		if ri != nil {
+			ri.principal = p
+		}
 		err = rte.authorize(p, r)
 	}
 	if err != nil {

@@ -83,6 +83,41 @@ func TestLocalLimit(t *testing.T) {
 	}
 }
 
+// TestAllowAt: a decision given the request's time counts at that time,
+// not at the clock's, on the real clock and on an injected one.
+func TestAllowAt(t *testing.T) {
+	lim := Limit{Requests: 10, Window: time.Minute} // one every 6s
+	k := Key{Policy: "p", Subject: [2]string{"s"}}
+	ctx := context.Background()
+	real, err := New(Options{MaxKeys: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newFakeClock()
+	for name, tc := range map[string]struct {
+		l   *Limiter
+		now func() time.Time
+	}{"real clock": {real, time.Now}, "injected clock": {newLocalLimiter(t, c), c.Now}} {
+		t.Run(name, func(t *testing.T) {
+			at := tc.now()
+			for i := range lim.Capacity() {
+				if d := tc.l.AllowAt(ctx, k, lim, at); !d.Allowed {
+					t.Fatalf("request %d refused: %+v", i+1, d)
+				}
+			}
+			if d := tc.l.AllowAt(ctx, k, lim, at); d.Allowed || d.RetryAfter != 6*time.Second {
+				t.Fatalf("over the capacity: %+v, want refused for 6s", d)
+			}
+			if d := tc.l.Allow(ctx, k, lim); d.Allowed {
+				t.Fatalf("Allow on the clock, which has not moved 6s: %+v", d)
+			}
+			if d := tc.l.AllowAt(ctx, k, lim, at.Add(6*time.Second)); !d.Allowed {
+				t.Fatalf("6s after the time given: %+v, want allowed", d)
+			}
+		})
+	}
+}
+
 // TestLocalConcurrent: many goroutines on one key never let more than the
 // capacity through while the clock stands still (run it with -race).
 func TestLocalConcurrent(t *testing.T) {
@@ -129,4 +164,43 @@ func BenchmarkLocalAllow(b *testing.B) {
 			l.Allow(ctx, k, lim)
 		}
 	})
+}
+
+// BenchmarkLocalAllowSerial is one decision at a time, reading the clock:
+// the limiter's cost as one request sees it (BenchmarkLocalAllow is the
+// same on every core).
+func BenchmarkLocalAllowSerial(b *testing.B) {
+	l, err := New(Options{MaxKeys: 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lim := Limit{Requests: 1_000_000_000, Window: time.Hour}
+	k := Key{Policy: "route\x00credential", Subject: [2]string{"apikey", "k_123456789"}}
+	ctx := context.Background()
+	l.Allow(ctx, k, lim)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Allow(ctx, k, lim)
+	}
+}
+
+// BenchmarkLocalAllowAt is BenchmarkLocalAllowSerial given the request's
+// time, as the gateway calls it: no read of the clock.
+func BenchmarkLocalAllowAt(b *testing.B) {
+	l, err := New(Options{MaxKeys: 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lim := Limit{Requests: 1_000_000_000, Window: time.Hour}
+	k := Key{Policy: "route\x00credential", Subject: [2]string{"apikey", "k_123456789"}}
+	ctx := context.Background()
+	at := time.Now()
+	l.AllowAt(ctx, k, lim, at)
+	b.ReportAllocs()
+	for b.Loop() {
+		at = at.Add(time.Microsecond)
+		if !l.AllowAt(ctx, k, lim, at).Allowed {
+			b.Fatal("refused")
+		}
+	}
 }

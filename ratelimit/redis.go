@@ -86,8 +86,7 @@ func (s *shared) redisKey(k Key) string {
 // o.Batch and a hundredth of the capacity, at least 1.
 func (s *shared) batch(lim Limit) int { return max(1, min(s.o.Batch, lim.Capacity()/100)) }
 
-func (s *shared) allow(ctx context.Context, k Key, lim Limit) Decision {
-	now := s.local.now()
+func (s *shared) allow(ctx context.Context, k Key, lim Limit, now int64) Decision {
 	retrying := s.away.Load()
 	if retrying && !s.claimRetry(now) {
 		return s.fallback(k, lim, now)
