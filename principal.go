@@ -35,6 +35,11 @@ type Principal struct {
 	// RateLimit is the limit that comes with the credential (an API key's
 	// own), which the gateway checks with the route's; nil: none.
 	RateLimit *RateLimit `json:"-"`
+	// RateLimitID names the API key whose limit (RateLimit) and use a
+	// request spends: the key itself, in X-Api-Key or as a password, or the
+	// key a session or one of latchkey's tokens was obtained with, so that
+	// one budget holds for the key however it came. Empty: no key.
+	RateLimitID string `json:"-"`
 }
 
 // Anonymous is the principal of a request that presented no credentials on a

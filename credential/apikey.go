@@ -166,7 +166,7 @@ func (s *Service) cachedKey(ctx context.Context, id string) (*keyEntry, error) {
 		return nil, err
 	}
 	p := u.principal(latchkey.MethodAPIKey, k.ID, k.ReadOnly, k.ExpiresAt)
-	p.RateLimit = k.RateLimit // the gateway checks it with the route's limits
+	p.RateLimit, p.RateLimitID = k.RateLimit, k.ID // the gateway checks it with the route's limits
 	e := &keyEntry{key: k, user: u, principal: p, stamp: st.join(u.stamp)}
 	s.keys.Set(id, e)
 	return e, nil

@@ -255,3 +255,83 @@ func TestKeyLimitReachesOtherNode(t *testing.T) {
 		t.Errorf("slowest %v: node B took longer than a second", took[len(took)-1])
 	}
 }
+
+// TestKeyLimitFollowsSessions: a session opened with an API key (the
+// Journyx login with the key as the password) spends the key's budget
+// under the key's limit as it is now: set, changed and taken away after
+// the session was opened. A session opened with a password has none.
+func TestKeyLimitFollowsSessions(t *testing.T) {
+	for _, b := range manageBackends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			st := b.open(t)
+			svc := newLimitService(t, st)
+			ctx := t.Context()
+			op := Operator("tester")
+			u, err := svc.CreateUser(ctx, op, NewUser{Directory: "LAB", Username: "goran", Roles: []string{latchkey.RoleAPIKeyUser}}, "local")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.SetPassword(ctx, op, u.ID, "password-goran", "local"); err != nil {
+				t.Fatal(err)
+			}
+			five := &latchkey.RateLimit{Requests: 5, Window: 60}
+			k, err := svc.GenerateAPIKey(ctx, op, KeyRequest{OwnerID: u.ID, RateLimit: five}, "local")
+			if err != nil {
+				t.Fatal(err)
+			}
+			heard := make(chan struct{}, 16)
+			defer st.Subscribe(func(c latchkey.Change) { // after svc's own subscription: it has heard first
+				if c.Kind == latchkey.ChangeAPIKey && c.Name == k.ID {
+					heard <- struct{}{}
+				}
+			})()
+			_, keyToken, _, err := svc.Login(ctx, `LAB\goran`, k.Key, "192.0.2.1:5", "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, pwToken, _, err := svc.Login(ctx, `LAB\goran`, "password-goran", "192.0.2.1:5", "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			session := func(token string) *latchkey.Principal {
+				t.Helper()
+				p, _, err := svc.VerifySession(ctx, token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			if p := session(keyToken); p.RateLimitID != k.ID || p.RateLimit == nil || *p.RateLimit != *five {
+				t.Fatalf("the key's session: limit %+v of %q, want %+v of %q", p.RateLimit, p.RateLimitID, five, k.ID)
+			}
+			if p := session(pwToken); p.RateLimitID != "" || p.RateLimit != nil {
+				t.Fatalf("the password's session: limit %+v of %q, want none", p.RateLimit, p.RateLimitID)
+			}
+			for _, want := range []*latchkey.RateLimit{{Requests: 9, Window: 60}, nil, five} {
+				if _, err := svc.SetAPIKeyLimit(ctx, op, k.ID, want, "local"); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-heard:
+				case <-time.After(5 * time.Second):
+					t.Fatal("the change of the key was not heard within 5s")
+				}
+				p := session(keyToken)
+				if got := p.RateLimit; (got == nil) != (want == nil) || got != nil && *got != *want {
+					t.Fatalf("after setting %+v, the key's session has %+v", want, got)
+				}
+				if p.RateLimitID != k.ID {
+					t.Fatalf("the key's session spends %q's budget", p.RateLimitID)
+				}
+			}
+			if err := svc.RevokeAPIKey(ctx, op, k.ID, "local"); err != nil {
+				t.Fatal(err)
+			}
+			<-heard
+			if _, _, err := svc.VerifySession(ctx, keyToken); err == nil {
+				t.Fatal("the session of a revoked key still works")
+			}
+		})
+	}
+}

@@ -103,22 +103,24 @@ func (s *Service) keyStillUsable(ctx context.Context, id string, now time.Time) 
 var errKeyGone = latchkey.Errorf(latchkey.EUNAUTHORIZED,
 	"The API key this token was obtained with has expired or was revoked; sign in again.")
 
-// CheckKeyOrigin refuses (401) a credential that latchkey issued for an API
+// KeyOrigin refuses (401) a credential that latchkey issued for an API
 // key — one of its own tokens — once that key is revoked or expired, or its
-// owner disabled. The key is read from memory while fresh (versions.go), so
-// a revocation heard on any node refuses the token there at once, without
-// a store read per request.
-func (s *Service) CheckKeyOrigin(ctx context.Context, id string) error {
+// owner disabled, and otherwise returns the key's own rate limit as it is
+// now (nil: none), which the token's requests are held to. The key is read
+// from memory while fresh (versions.go), so a revocation or a new limit
+// heard on any node applies to the token there at once, without a store
+// read per request.
+func (s *Service) KeyOrigin(ctx context.Context, id string) (*latchkey.RateLimit, error) {
 	e, err := s.cachedKey(ctx, id)
 	switch {
 	case latchkey.ErrorCode(err) == latchkey.ENOTFOUND:
-		return errKeyGone
+		return nil, errKeyGone
 	case err != nil:
-		return err
+		return nil, err
 	case !e.key.Usable(s.now()) || e.user.user.Disabled:
-		return errKeyGone
+		return nil, errKeyGone
 	}
-	return nil
+	return e.key.RateLimit, nil
 }
 
 // cachedSession returns the session of a token hash with its user, from
@@ -145,6 +147,20 @@ func (s *Service) loadSession(ctx context.Context, h [32]byte) (*sessionEntry, e
 	e := &sessionEntry{session: sess, user: u,
 		principal: u.principal(latchkey.MethodSession, sess.ID, sess.ReadOnly, sess.ExpiresAt),
 		stamp:     st.with(sessionSlot(sess.ID), userSessionsSlot(sess.UserID)).join(u.stamp)}
+	if sess.Method == ByAPIKey {
+		// The session spends its key's budget, under the key's limit as it
+		// is now: a change of the key makes this entry stale (its stamp has
+		// the key's), and the next request reads the limit again. A key
+		// that is gone leaves the limit out; VerifySession refuses the
+		// session then.
+		e.principal.RateLimitID = sess.CredentialID
+		if ke, err := s.cachedKey(ctx, sess.CredentialID); err == nil {
+			e.principal.RateLimit = ke.key.RateLimit
+			e.stamp = e.stamp.join(ke.stamp)
+		} else if latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+			return nil, err
+		}
+	}
 	s.sessions.Set(h, e)
 	return e, nil
 }

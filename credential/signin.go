@@ -109,7 +109,7 @@ func (s *Service) signIn(ctx context.Context, c claimant, addr, secret, method s
 			return nil, "", errBadLogin // a valid key, but not this user's
 		}
 		p := e.user.principal(method, e.key.ID, e.key.ReadOnly, e.key.ExpiresAt)
-		p.RateLimit = e.key.RateLimit // a key as a password keeps its limit
+		p.RateLimit, p.RateLimitID = e.key.RateLimit, e.key.ID // a key as a password keeps its limit
 		return p, ByAPIKey, nil
 	}
 	u, err := s.claimed(ctx, c)

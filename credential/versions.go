@@ -2,6 +2,7 @@ package credential
 
 import (
 	"hash/maphash"
+	"slices"
 	"sync/atomic"
 )
 
@@ -71,7 +72,7 @@ func slotOf[T comparable](kind byte, id T) uint16 {
 // before its first store read, and the slots of the subjects it depends on.
 type stamp struct {
 	heard uint64
-	slots [3]uint16
+	slots [4]uint16 // the most an entry depends on: a session opened with a key (session, user's sessions, user, key)
 	n     uint8
 }
 
@@ -83,13 +84,20 @@ func (v *versions) begin(slots ...uint16) stamp {
 	return st.with(slots...)
 }
 
-// with returns st also depending on the subjects in slots.
+// with returns st also depending on the subjects in slots. A slot it has
+// already is not added again. More subjects than a stamp has room for is
+// a mistake in this package: a dropped one would keep an entry past its
+// change, so it panics instead.
 func (st stamp) with(slots ...uint16) stamp {
 	for _, s := range slots {
-		if st.n < uint8(len(st.slots)) {
-			st.slots[st.n] = s
-			st.n++
+		if slices.Contains(st.slots[:st.n], s) {
+			continue
 		}
+		if st.n == uint8(len(st.slots)) {
+			panic("credential: an entry depends on more subjects than a stamp holds")
+		}
+		st.slots[st.n] = s
+		st.n++
 	}
 	return st
 }

@@ -134,22 +134,24 @@ func bearerToken(header string) (string, error) {
 
 // principal returns the principal of a verified token: remembered for a
 // token verified from memory (the same Result), made otherwise. One of
-// latchkey's own tokens keeps the read-only state it was signed with, and
-// is refused once the API key it was obtained with is gone (checkOrigin). A user the
-// store holds under the same DIRECTORY\user lends their roles and abilities
-// (and their name, email and groups where the token has none); a disabled
-// one is refused (credential.Service.Vouch).
+// latchkey's own tokens keeps the read-only state it was signed with; one
+// obtained with an API key is refused once the key is gone, and spends the
+// key's budget under its limit as it is now (keyOrigin). A user the store
+// holds under the same DIRECTORY\user lends their roles and abilities (and
+// their name, email and groups where the token has none); a disabled one
+// is refused (credential.Service.Vouch).
 func (a *jwtAuth) principal(ctx context.Context, res *jwtverify.Result) (*latchkey.Principal, error) {
-	// Checked on every request, before the memo: a key is revoked without
-	// any change of its user.
-	if err := checkOrigin(ctx, a.d.creds, res); err != nil {
+	// Checked on every request, before the memo: a key is revoked, or its
+	// limit changed, without any change of its user.
+	keyID, limit, err := keyOrigin(ctx, a.d.creds, res)
+	if err != nil {
 		return nil, err
 	}
-	if p := a.memo.get(res); p != nil {
+	if p := a.memo.get(res); p != nil && sameLimit(p.RateLimit, limit) {
 		return p, nil
 	}
 	gen := a.memo.generation()
-	p, found, err := a.makePrincipal(ctx, res)
+	p, found, err := a.makePrincipal(ctx, res, keyID, limit)
 	if err == nil && res.Remembered() { // a one-time token's Result never comes back
 		a.memo.set(res, p, gen, found)
 	}
@@ -158,10 +160,16 @@ func (a *jwtAuth) principal(ctx context.Context, res *jwtverify.Result) (*latchk
 
 // makePrincipal makes the principal of a verified token; found says
 // whether the store holds its user.
-func (a *jwtAuth) makePrincipal(ctx context.Context, res *jwtverify.Result) (*latchkey.Principal, bool, error) {
+func (a *jwtAuth) makePrincipal(ctx context.Context, res *jwtverify.Result, keyID string, limit *latchkey.RateLimit) (*latchkey.Principal, bool, error) {
 	return a.d.creds.Vouch(ctx, &latchkey.Principal{
 		Directory: res.Directory, Username: res.Username, DisplayName: res.DisplayName, Email: res.Email,
 		Groups: res.Groups, Claims: res.Claims, Method: latchkey.MethodJWT,
 		CredentialID: cmp.Or(res.JTI, res.KeyID), ExpiresAt: res.ExpiresAt, ReadOnly: res.ReadOnly,
+		RateLimit: limit, RateLimitID: keyID,
 	})
+}
+
+// sameLimit reports whether two limits (nil: none) are the same.
+func sameLimit(a, b *latchkey.RateLimit) bool {
+	return a == b || a != nil && b != nil && *a == *b
 }

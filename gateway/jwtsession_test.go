@@ -63,6 +63,12 @@ type jwtFixture struct {
 
 func newJWTFixture(t *testing.T) *jwtFixture {
 	t.Helper()
+	return newJWTFixtureWith(t, nil)
+}
+
+// newJWTFixtureWith is newJWTFixture with its configuration changed by edit.
+func newJWTFixtureWith(t *testing.T, edit func(*config.Config)) *jwtFixture {
+	t.Helper()
 	f := newFixture(t)
 	idp, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -80,6 +86,9 @@ func newJWTFixture(t *testing.T) *jwtFixture {
 		Login: config.JWTLogin{Path: "/api/Account/login"},
 		Session: config.JWTSession{Path: "/login/jwt-session", Verifier: "qlik", Directory: "CLOUD",
 			CSRFCookie: "_csrfToken", CSRFHeader: "qlik-csrf-token"},
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	s, err := New(&cfg, Deps{Store: f.st, Creds: f.creds, Log: quietLog(), Issuer: is,
 		Verifiers: map[string]TokenVerifier{"qlik": cloudVerifier{&idp.PublicKey}}})

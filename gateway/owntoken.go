@@ -31,16 +31,19 @@ func toSign(p *latchkey.Principal, how string) *latchkey.Principal {
 	return &c
 }
 
-// checkOrigin refuses a principal made from one of latchkey's tokens whose
-// credential is gone: an API key revoked or expired since. It reads the key
-// from the credential service's memory (creds), which follows the change
-// feed.
-func checkOrigin(ctx context.Context, creds *credential.Service, res *jwtverify.Result) error {
+// keyOrigin refuses a principal made from one of latchkey's tokens whose
+// credential is gone: an API key revoked or expired since. For a token
+// obtained with a key it returns the key's id and its own rate limit as it
+// is now, which the token's requests spend and are held to. It reads the
+// key from the credential service's memory (creds), which follows the
+// change feed.
+func keyOrigin(ctx context.Context, creds *credential.Service, res *jwtverify.Result) (id string, limit *latchkey.RateLimit, err error) {
 	if res.CredentialMethod != credential.ByAPIKey || creds == nil {
-		return nil
+		return "", nil, nil
 	}
 	if res.CredentialID == "" {
-		return latchkey.Errorf(latchkey.EUNAUTHORIZED, "The token names no API key it was obtained with; sign in again.")
+		return "", nil, latchkey.Errorf(latchkey.EUNAUTHORIZED, "The token names no API key it was obtained with; sign in again.")
 	}
-	return creds.CheckKeyOrigin(ctx, res.CredentialID)
+	limit, err = creds.KeyOrigin(ctx, res.CredentialID)
+	return res.CredentialID, limit, err
 }

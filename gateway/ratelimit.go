@@ -50,17 +50,21 @@ type rateLimiting struct {
 	fallbacks prometheus.Counter
 }
 
-// takesKeys reports whether route r takes API keys: in X-Api-Key, or as
-// the password of HTTP Basic.
-func takesKeys(r config.Route) bool {
-	return slices.Contains(r.Auth, latchkey.MethodAPIKey) || slices.Contains(r.Auth, latchkey.MethodBasic)
+// carriesKeys reports whether route r may see a principal that spends an
+// API key's budget (Principal.RateLimitID): the key in X-Api-Key or as
+// the password of HTTP Basic, or a session or one of latchkey's tokens
+// obtained with it.
+func carriesKeys(r config.Route) bool {
+	return slices.ContainsFunc(r.Auth, func(m string) bool {
+		return m == latchkey.MethodAPIKey || m == latchkey.MethodBasic || m == latchkey.MethodSession || m == latchkey.MethodJWT
+	})
 }
 
 // newRateLimiting builds the limiter of cfg.RateLimits when a route has
-// limits or takes API keys (which may have limits of their own); now is
+// limits or may see API keys (which may have limits of their own); now is
 // the clock (nil: time.Now).
 func (s *Server) newRateLimiting(cfg *config.Config, now func() time.Time) (*rateLimiting, error) {
-	if !slices.ContainsFunc(cfg.Routes, func(r config.Route) bool { return len(r.RateLimits) > 0 || takesKeys(r) }) {
+	if !slices.ContainsFunc(cfg.Routes, func(r config.Route) bool { return len(r.RateLimits) > 0 || carriesKeys(r) }) {
 		return nil, nil
 	}
 	rl := &rateLimiting{
@@ -140,7 +144,7 @@ type routeLimits struct {
 	policy        []string // the RateLimit-Policy header, every limit of the route
 	body          func(w http.ResponseWriter, status int, code, message string)
 	// key is the check of a key's own limit (its limit unused: the
-	// principal's is); nil when the route takes no API keys.
+	// principal's is); nil when the route sees no API keys (carriesKeys).
 	key *routeLimit
 }
 
@@ -160,7 +164,7 @@ func (s *Server) newRouteLimits(c config.Route) routeLimits {
 	if s.rate == nil {
 		return rl
 	}
-	if takesKeys(c) {
+	if carriesKeys(c) {
 		rl.key = &routeLimit{name: keyPolicy, quoted: strconv.Quote(keyPolicy), policy: keyPolicy, per: keyPolicy,
 			allowed: s.rate.decisions.WithLabelValues(c.Name, keyPolicy, "allowed"),
 			limited: s.rate.decisions.WithLabelValues(c.Name, keyPolicy, "limited")}
@@ -206,7 +210,7 @@ type rateState struct {
 // if any. It reports false when one refused, having answered.
 func (s *Server) checkLimits(w http.ResponseWriter, r *http.Request, rte *route, limits []*routeLimit, p *latchkey.Principal, st *rateState) bool {
 	var own *latchkey.RateLimit
-	if p != nil && rte.limits.key != nil {
+	if p != nil && rte.limits.key != nil && p.RateLimitID != "" {
 		own = p.RateLimit
 	}
 	if len(limits) == 0 && own == nil {
@@ -227,7 +231,7 @@ func (s *Server) checkLimits(w http.ResponseWriter, r *http.Request, rte *route,
 			item = rte.limits.policy[0] + ", " + item
 		}
 		st.policy = []string{item}
-		k := ratelimit.Key{Policy: keyPolicy, Subject: [2]string{latchkey.MethodAPIKey, p.CredentialID}} // whichever way the key came
+		k := ratelimit.Key{Policy: keyPolicy, Subject: [2]string{latchkey.MethodAPIKey, p.RateLimitID}} // whichever way the key came
 		if lim.Valid() && !s.checkLimit(w, r, rte, rte.limits.key, k, lim, st) {
 			return false
 		}
@@ -338,12 +342,13 @@ func writeJournyxError(w http.ResponseWriter, status int, code, message string) 
 	writeJSON(w, status, body)
 }
 
-// countKeyUse counts a request made with an API key (in X-Api-Key, or as the
-// password of HTTP Basic: the principal names the key) after the rate-limit
-// decision: for the key's usage, which the credential service writes in
-// batches, and in latchkey_apikey_requests_total.
+// countKeyUse counts a request made with an API key (in X-Api-Key, as the
+// password of HTTP Basic, or through a session or one of latchkey's tokens
+// obtained with it: Principal.RateLimitID names the key) after the
+// rate-limit decision: for the key's usage, which the credential service
+// writes in batches, and in latchkey_apikey_requests_total.
 func (s *Server) countKeyUse(p *latchkey.Principal, allowed bool) {
-	if p == nil || p.CredentialID == "" || p.Method != latchkey.MethodAPIKey && p.Method != latchkey.MethodBasic {
+	if p == nil || p.RateLimitID == "" {
 		return
 	}
 	if allowed {
@@ -352,6 +357,6 @@ func (s *Server) countKeyUse(p *latchkey.Principal, allowed bool) {
 		s.metrics.keyRefused.Inc()
 	}
 	if s.creds != nil {
-		s.creds.CountAPIKeyUse(p.CredentialID, !allowed)
+		s.creds.CountAPIKeyUse(p.RateLimitID, !allowed)
 	}
 }

@@ -651,3 +651,66 @@ func TestRateLimitKeyOwn(t *testing.T) {
 		t.Fatalf("after the limit was taken away: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestRateLimitKeyFollowsLogins: what a client obtains with a limited API
+// key — a session from the Journyx login, a token from the JSON login —
+// spends the key's one budget under the key's limit, with the key's own
+// requests; its use counts for the key; a session opened with the user's
+// password does not; and a change of the limit applies to all of them.
+func TestRateLimitKeyFollowsLogins(t *testing.T) {
+	f := newJWTFixtureWith(t, func(c *config.Config) { c.RateLimits = config.RateLimits{Store: "local", MaxKeys: 1000} })
+	withClock(t, f.s, newTestClock()) // the clock stands still: nothing comes back
+	u := f.addEmailUser("quant", "quant@example.com", latchkey.RoleAPIKeyUser)
+	ctx := t.Context()
+	k, err := f.creds.GenerateAPIKey(ctx, nil, credential.KeyRequest{OwnerID: u.ID, RateLimit: &latchkey.RateLimit{Requests: 4, Window: 60}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := f.login(`LAB\quant`, k.Key)
+	code, body := f.jwtLogin("quant@example.com", k.Key)
+	if code != 200 {
+		t.Fatalf("JSON login with the key: %d %s", code, body)
+	}
+	var resp jwtLoginResponse
+	if err := json.Unmarshal([]byte(body), &resp); err != nil {
+		t.Fatal(err)
+	}
+	byKey := func() *http.Request { return request("GET", "/api/v1/x", "", "X-Api-Key", k.Key) }
+	bySession := func() *http.Request { return request("GET", "/api/v1/x", "", "Cookie", "wtsession="+session) }
+	byToken := func() *http.Request { return request("GET", "/api/data/x", "", "Authorization", "Bearer "+resp.Token) }
+	for i, tc := range []struct {
+		how  string
+		r    func() *http.Request
+		want int
+	}{
+		{"the key", byKey, 200}, {"the session", bySession, 200}, {"the token", byToken, 200}, {"the token", byToken, 200},
+		{"the session", bySession, 429}, {"the token", byToken, 429}, {"the key", byKey, 429},
+	} {
+		w := f.serve(tc.r())
+		if w.Code != tc.want {
+			t.Fatalf("request %d, with %s: %d, want %d: %s", i+1, tc.how, w.Code, tc.want, w.Body)
+		}
+		_, cur := rateHeaders(t, w.Header())
+		if left := int64(max(0, 3-i)); cur.name != "key" || cur.params["r"] != left {
+			t.Fatalf("request %d, with %s: RateLimit %q, want the key's with %d left", i+1, tc.how, w.Header().Get("RateLimit"), left)
+		}
+	}
+	if w := f.serve(request("GET", "/api/v1/x", "", "Cookie", "wtsession="+f.login(`LAB\quant`, "password-quant"))); w.Code != 200 || w.Header().Get("RateLimit") != "" {
+		t.Fatalf("a session opened with the password: %d, RateLimit %q", w.Code, w.Header().Get("RateLimit"))
+	}
+	v, err := f.creds.APIKeyDetails(ctx, nil, k.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (latchkey.APIKeyUsage{RequestsHour: 4, RefusedHour: 3, RequestsDay: 4, RefusedDay: 3}); *v.Usage != want {
+		t.Fatalf("the key's usage %+v, want %+v", *v.Usage, want)
+	}
+	if _, err := f.creds.SetAPIKeyLimit(ctx, nil, k.ID, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*http.Request{byKey(), bySession(), byToken()} {
+		if w := f.serve(r); w.Code != 200 || w.Header().Get("RateLimit") != "" {
+			t.Fatalf("%s after the limit was taken away: %d, RateLimit %q: %s", r.URL.Path, w.Code, w.Header().Get("RateLimit"), w.Body)
+		}
+	}
+}
