@@ -193,6 +193,19 @@ func TestKeyLimit(t *testing.T) {
 	}
 }
 
+// keyChanges tells of each change of the key id that st announces. It
+// subscribes after the service over st did, so the service has heard a
+// change first.
+func keyChanges(t *testing.T, st latchkey.Store, id string) <-chan struct{} {
+	heard := make(chan struct{}, 16)
+	t.Cleanup(st.Subscribe(func(c latchkey.Change) {
+		if c.Kind == latchkey.ChangeAPIKey && c.Name == id {
+			heard <- struct{}{}
+		}
+	}))
+	return heard
+}
+
 // TestKeyLimitReachesOtherNode: a limit set on node A is what node B's
 // principal for the key carries within a second, by the change feed.
 func TestKeyLimitReachesOtherNode(t *testing.T) {
@@ -217,12 +230,7 @@ func TestKeyLimitReachesOtherNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	heard := make(chan struct{}, 16)
-	defer stB.Subscribe(func(c latchkey.Change) { // after svcB's own subscription: it has heard first
-		if c.Kind == latchkey.ChangeAPIKey && c.Name == k.ID {
-			heard <- struct{}{}
-		}
-	})()
+	heard := keyChanges(t, stB, k.ID)
 	const tries = 10
 	var took []time.Duration
 	for i := range tries {
@@ -280,12 +288,7 @@ func TestKeyLimitFollowsSessions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			heard := make(chan struct{}, 16)
-			defer st.Subscribe(func(c latchkey.Change) { // after svc's own subscription: it has heard first
-				if c.Kind == latchkey.ChangeAPIKey && c.Name == k.ID {
-					heard <- struct{}{}
-				}
-			})()
+			heard := keyChanges(t, st, k.ID)
 			_, keyToken, _, err := svc.Login(ctx, `LAB\goran`, k.Key, "192.0.2.1:5", "test")
 			if err != nil {
 				t.Fatal(err)
