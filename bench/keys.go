@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/credential"
+	"github.com/latchkey/latchkey/gateway"
 	"github.com/latchkey/latchkey/password"
 	"github.com/latchkey/latchkey/sqlite"
 )
@@ -105,8 +107,11 @@ func (e *env) keyStore(ctx context.Context, size, conc int, d, warm time.Duratio
 	}
 	defer st.Close()
 	h := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
-	creds, err := credential.New(ctx, st, h, slog.New(slog.DiscardHandler), credential.Config{SessionIdle: time.Hour, SessionLifetime: time.Hour,
-		KeyMaxDays: 365, KeyDefaultDays: 30, MaxFailures: 10, MaxAddressFailures: 100, FailureWindow: time.Minute, SealKey: make([]byte, 32)})
+	cfg, err := config.Load("", config.Options{AuthMethods: gateway.MethodNames()}) // the built-in defaults
+	if err != nil {
+		return r, err
+	}
+	creds, err := credential.New(ctx, st, h, slog.New(slog.DiscardHandler), gateway.CredentialConfig(cfg, make([]byte, 32), nil))
 	if err != nil {
 		return r, err
 	}

@@ -268,13 +268,7 @@ func (g *instance) start(ctx context.Context, cfgFile string) error {
 		}
 		g.ownsStore = true
 	}
-	if g.creds, err = credential.New(ctx, g.st, password.NewHasher(password.DefaultParams, 0), log, credential.Config{
-		DefaultDirectory: latchkey.DefaultDirectory,
-		SessionIdle:      cfg.Sessions.IdleTimeout.D(), SessionLifetime: cfg.Sessions.Lifetime.D(),
-		KeyMaxDays: cfg.APIKeys.MaxDays, KeyDefaultDays: cfg.APIKeys.DefaultDays,
-		MaxFailures: cfg.Login.MaxFailures, MaxAddressFailures: cfg.Login.MaxAddressFailures,
-		FailureWindow: cfg.Login.FailureWindow.D(), SealKey: make([]byte, 32),
-	}); err != nil {
+	if g.creds, err = credential.New(ctx, g.st, password.NewHasher(password.DefaultParams, 0), log, gateway.CredentialConfig(cfg, make([]byte, 32), nil)); err != nil {
 		return err
 	}
 	verifiers := map[string]gateway.TokenVerifier{}

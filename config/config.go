@@ -59,6 +59,10 @@ type Store struct {
 	// connecting, and the statements); a request whose store call runs out
 	// of it gets 503. Default 2s.
 	Timeout Duration `yaml:"timeout"`
+	// LastUseFlush is how often each node writes the last-use times of the
+	// sessions and API keys it saw (one write for all); default 15s, 1s
+	// to 1h.
+	LastUseFlush Duration `yaml:"last_use_flush"`
 }
 
 // Log configures the structured log.
@@ -169,6 +173,10 @@ type UI struct {
 // administrator or by themselves.
 type Passwords struct {
 	MinLength int `yaml:"min_length"` // default 8; 8 to 256
+	// CacheTTL is how long a successful password check (HTTP Basic, a
+	// sign-in) is remembered, so that the same password again costs no
+	// argon2id; default 5m, 1s to 1h.
+	CacheTTL Duration `yaml:"cache_ttl"`
 }
 
 // Caches bounds, in MiB of heap, the memory of verified credentials: the
@@ -179,6 +187,10 @@ type Passwords struct {
 type Caches struct {
 	TokensMiB     int `yaml:"tokens_mib"`     // default 32; 0 (remember none) to 4096
 	PrincipalsMiB int `yaml:"principals_mib"` // default 8; 0 (remember none) to 4096
+	// CredentialEntries bounds, in entries, each of the credential
+	// service's caches (users, names, API keys, sessions, password checks)
+	// and its counters of failed sign-ins; default 100000, 1000 to 10000000.
+	CredentialEntries int `yaml:"credential_entries"`
 }
 
 // JWT configures JSON Web Tokens: the verifiers of tokens that others sign,

@@ -54,7 +54,7 @@ func TestDefault(t *testing.T) {
 	}
 	want := &Config{
 		DataDir: "./latchkey-data",
-		Store:   Store{Driver: "sqlite", Timeout: Duration(2 * time.Second)},
+		Store:   Store{Driver: "sqlite", Timeout: Duration(2 * time.Second), LastUseFlush: Duration(15 * time.Second)},
 		Log:     Log{Format: "text", Level: "info"},
 		Admin:   Admin{Directory: "LOCAL", Username: "admin"},
 		Server: Server{ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(2 * time.Minute),
@@ -64,8 +64,8 @@ func TestDefault(t *testing.T) {
 		APIKeys:      APIKeys{Header: "X-Api-Key", MaxDays: 365, DefaultDays: 30, UsageFlush: Duration(10 * time.Second)},
 		Login: Login{Path: "/api/v1/login", LogoutPath: "/api/v1/logout", APIKeyPath: "/api/v1/api_keys", AdminPath: "/api/v1",
 			MaxFailures: 10, MaxAddressFailures: 100, FailureWindow: Duration(15 * time.Minute)},
-		Passwords: Passwords{MinLength: 8},
-		Caches:    Caches{TokensMiB: 32, PrincipalsMiB: 8},
+		Passwords: Passwords{MinLength: 8, CacheTTL: Duration(5 * time.Minute)},
+		Caches:    Caches{TokensMiB: 32, PrincipalsMiB: 8, CredentialEntries: 100_000},
 		JWT: JWT{Issuer: JWTIssuer{Algorithm: "ES256", Issuer: "latchkey", Audience: "latchkey",
 			Lifetime: Duration(24 * time.Hour), RotateEvery: Duration(720 * time.Hour)},
 			Session: JWTSession{CSRFCookie: "_csrfToken", CSRFHeader: "qlik-csrf-token"}},
@@ -218,7 +218,7 @@ func TestErrors(t *testing.T) {
 		{"testdata/store_postgres_no_dsn.yaml", opts(), []wantErr{{"", 1, "store.dsn", "is required for driver postgres"}}},
 		{"testdata/store_sqlite_dsn.yaml", opts(), []wantErr{{"", 3, "store.dsn", "is only for driver postgres"}}},
 		{"testdata/store_secret_typo.yaml", opts(), []wantErr{
-			{"", 3, "store.dns", "unknown key (known keys here: driver, dsn, timeout)"},
+			{"", 3, "store.dns", "unknown key (known keys here: driver, dsn, last_use_flush, timeout)"},
 			{"", 4, "store.dsn", "must be a string, not a mapping"},
 		}},
 		{inv, opts(), []wantErr{
@@ -687,6 +687,49 @@ func TestCaches(t *testing.T) {
 			}
 			if c.Caches.TokensMiB != tt.tokens || c.Caches.PrincipalsMiB != tt.principals {
 				t.Errorf("caches %+v, want %d and %d", c.Caches, tt.tokens, tt.principals)
+			}
+		})
+	}
+}
+
+// TestCredentialTuning: the credential service's cache size, password
+// cache and last-use writes, their defaults and their ranges.
+func TestCredentialTuning(t *testing.T) {
+	tests := []struct {
+		yaml    string
+		entries int
+		ttl     time.Duration
+		flush   time.Duration
+		err     string
+	}{
+		{"data_dir: d", 100_000, 5 * time.Minute, 15 * time.Second, ""},
+		{"caches: {credential_entries: 1000}\npasswords: {cache_ttl: 1s}\nstore: {last_use_flush: 1m}", 1000, time.Second, time.Minute, ""},
+		{"caches: {credential_entries: 999}", 0, 0, 0, ":1: caches.credential_entries: 999 is out of range; use 1000 to 10000000"},
+		{"passwords: {cache_ttl: 2h}", 0, 0, 0, ":1: passwords.cache_ttl: 2h0m0s is out of range; use 1s to 1h"},
+		{"passwords: {cache_ttl: 0s}", 0, 0, 0, "passwords.cache_ttl: 0s is out of range"},
+		{"store: {last_use_flush: 500ms}", 0, 0, 0, ":1: store.last_use_flush: 500ms is out of range; use 1s to 1h"},
+		{"store: {last_use_flush: 2h}", 0, 0, 0, "store.last_use_flush: 2h0m0s is out of range"},
+		{"sessions: {idle_timeout: 10m}\nstore: {last_use_flush: 5m}", 100_000, 5 * time.Minute, 5 * time.Minute, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.yaml, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(file, []byte(tt.yaml+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(file, opts())
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Caches.CredentialEntries != tt.entries || c.Passwords.CacheTTL.D() != tt.ttl || c.Store.LastUseFlush.D() != tt.flush {
+				t.Errorf("got %d entries, cache_ttl %v, last_use_flush %v; want %d, %v, %v",
+					c.Caches.CredentialEntries, c.Passwords.CacheTTL.D(), c.Store.LastUseFlush.D(), tt.entries, tt.ttl, tt.flush)
 			}
 		})
 	}

@@ -36,6 +36,15 @@ func (c *Config) Validate(authMethods []string) error {
 	if n := c.Passwords.MinLength; n < 8 || n > 256 {
 		v.add("passwords.min_length", "%d is out of range; use 8 to 256", n)
 	}
+	if d := c.Passwords.CacheTTL.D(); d < time.Second || d > time.Hour {
+		v.add("passwords.cache_ttl", "%s is out of range; use 1s to 1h", d)
+	}
+	if n := c.Caches.CredentialEntries; n < 1000 || n > 10_000_000 {
+		v.add("caches.credential_entries", "%d is out of range; use 1000 to 10000000", n)
+	}
+	if d := c.Store.LastUseFlush.D(); d < time.Second || d > time.Hour {
+		v.add("store.last_use_flush", "%s is out of range; use 1s to 1h", d)
+	}
 	for path, n := range map[string]int{"caches.tokens_mib": c.Caches.TokensMiB, "caches.principals_mib": c.Caches.PrincipalsMiB} {
 		if n < 0 || n > 4096 {
 			v.add(path, "%d is out of range; use 0 (remember nothing) to 4096 MiB", n)

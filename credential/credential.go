@@ -13,7 +13,10 @@ package credential
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +30,7 @@ import (
 
 // Config sets the policies of a Service.
 type Config struct {
-	DefaultDirectory string        // directory of a username given without one; default latchkey.DefaultDirectory
+	DefaultDirectory string        // directory of a username given without one (latchkey.DefaultDirectory)
 	SessionIdle      time.Duration // idle timeout of new sessions
 	SessionLifetime  time.Duration // absolute lifetime of new sessions
 	KeyMaxDays       int           // the longest expiry an API key may have
@@ -47,23 +50,48 @@ type Config struct {
 	// PreviousSealKey (empty, or 32 bytes), while the seal key is rotated,
 	// also opens what was sealed before; nothing new is sealed with it.
 	PreviousSealKey []byte
-	// PasswordMinLength is the shortest password a user may be given;
-	// default password.MinLength.
+	// PasswordMinLength is the shortest password a user may be given
+	// (passwords.min_length).
 	PasswordMinLength int
-	// CacheSize bounds each cache (entries); default 100000.
+	// CacheSize bounds each cache and failure counter, in entries
+	// (caches.credential_entries).
 	CacheSize int
 	// PasswordCacheTTL is how long a successful password check is
-	// remembered; default 5 minutes.
+	// remembered (passwords.cache_ttl).
 	PasswordCacheTTL time.Duration
-	// FlushEvery is how often last-use times are written; default 15s.
+	// FlushEvery is how often last-use times are written
+	// (store.last_use_flush).
 	FlushEvery time.Duration
 	// UsageFlushEvery is how often the counted use of API keys is written
-	// (api_keys.usage_flush); default 10s.
+	// (api_keys.usage_flush).
 	UsageFlushEvery time.Duration
 	// Now is the clock of the service: creation and expiry times, audit
 	// times, lifetimes and idle timeouts; default time.Now. Tests that
 	// compare rendered output fix it.
 	Now func() time.Time
+}
+
+// check refuses a Config that leaves out a value the service needs: the
+// configuration (package config) gives every one, and this package has no
+// defaults of its own.
+func (c *Config) check() error {
+	var missing []string
+	for name, bad := range map[string]bool{
+		"DefaultDirectory": c.DefaultDirectory == "", "SessionIdle": c.SessionIdle <= 0, "SessionLifetime": c.SessionLifetime <= 0,
+		"KeyMaxDays": c.KeyMaxDays < 1, "KeyDefaultDays": c.KeyDefaultDays < 1 || c.KeyDefaultDays > c.KeyMaxDays,
+		"MaxFailures": c.MaxFailures < 1, "MaxAddressFailures": c.MaxAddressFailures < 1, "FailureWindow": c.FailureWindow <= 0,
+		"PasswordMinLength": c.PasswordMinLength < 1, "CacheSize": c.CacheSize < 1, "PasswordCacheTTL": c.PasswordCacheTTL <= 0,
+		"FlushEvery": c.FlushEvery <= 0, "UsageFlushEvery": c.UsageFlushEvery <= 0,
+	} {
+		if bad {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("credential: the configuration leaves out or misstates %s", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // Service verifies and issues credentials. It is safe for concurrent use.
@@ -103,23 +131,8 @@ type Service struct {
 // New returns a Service over st that subscribes to the store's change feed
 // and writes last-use times in the background until Close.
 func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *slog.Logger, cfg Config) (*Service, error) {
-	if cfg.DefaultDirectory == "" {
-		cfg.DefaultDirectory = latchkey.DefaultDirectory
-	}
-	if cfg.CacheSize <= 0 {
-		cfg.CacheSize = 100_000
-	}
-	if cfg.PasswordMinLength <= 0 {
-		cfg.PasswordMinLength = password.MinLength
-	}
-	if cfg.PasswordCacheTTL <= 0 {
-		cfg.PasswordCacheTTL = 5 * time.Minute
-	}
-	if cfg.FlushEvery <= 0 {
-		cfg.FlushEvery = 15 * time.Second
-	}
-	if cfg.UsageFlushEvery <= 0 {
-		cfg.UsageFlushEvery = 10 * time.Second
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

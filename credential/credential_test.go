@@ -47,6 +47,7 @@ func newFixtureOn(t testing.TB, ts *testStore, h *password.Hasher, addressFailur
 	svc, err := New(context.Background(), st, h, slog.New(slog.DiscardHandler), Config{
 		SessionIdle: time.Hour, SessionLifetime: 24 * time.Hour, KeyMaxDays: 365, KeyDefaultDays: 30,
 		MaxFailures: 5, MaxAddressFailures: addressFailures, FailureWindow: time.Minute, SealKey: make([]byte, 32),
+		DefaultDirectory: latchkey.DefaultDirectory, CacheSize: 10_000, PasswordCacheTTL: 5 * time.Minute, PasswordMinLength: 8, FlushEvery: 15 * time.Second, UsageFlushEvery: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -337,5 +338,22 @@ func TestRememberedPassword(t *testing.T) {
 	}
 	if c := signIn(`LAB\sven`, "a new password", "192.0.2.1:1"); c != latchkey.EUNAUTHORIZED {
 		t.Fatalf("a disabled account's remembered password: %q", c)
+	}
+}
+
+// TestNewRefusesMissingValues: the service has no defaults of its own; a
+// Config that leaves a value out is refused with the names of what is
+// missing, before anything starts.
+func TestNewRefusesMissingValues(t *testing.T) {
+	st := openSQLite(t, 0).Store
+	h := password.NewHasher(testParams, 4)
+	_, err := New(context.Background(), st, h, slog.New(slog.DiscardHandler), Config{
+		SessionIdle: time.Hour, SessionLifetime: 24 * time.Hour, KeyMaxDays: 365, KeyDefaultDays: 400,
+		MaxFailures: 5, MaxAddressFailures: 50, FailureWindow: time.Minute, SealKey: make([]byte, 32),
+		DefaultDirectory: latchkey.DefaultDirectory, PasswordMinLength: 8, CacheSize: 10,
+	})
+	want := "credential: the configuration leaves out or misstates FlushEvery, KeyDefaultDays, PasswordCacheTTL, UsageFlushEvery"
+	if err == nil || err.Error() != want {
+		t.Fatalf("New: %v, want %q", err, want)
 	}
 }

@@ -50,6 +50,7 @@ func newService(t *testing.T, st latchkey.Store) *Service {
 		SessionIdle: time.Hour, SessionLifetime: 24 * time.Hour, KeyMaxDays: 365, KeyDefaultDays: 30,
 		MaxFailures: 50, MaxAddressFailures: 500, FailureWindow: time.Minute, SealKey: make([]byte, 32),
 		PasswordMinLength: 10,
+		DefaultDirectory:  latchkey.DefaultDirectory, CacheSize: 10_000, PasswordCacheTTL: 5 * time.Minute, FlushEvery: 15 * time.Second, UsageFlushEvery: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)

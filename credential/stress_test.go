@@ -82,6 +82,7 @@ func runStress(t *testing.T, st latchkey.Store, rounds int) {
 	svc, err := New(ctx, st, h, slog.New(slog.DiscardHandler), Config{
 		SessionIdle: time.Hour, SessionLifetime: 24 * time.Hour, KeyMaxDays: 365, KeyDefaultDays: 30,
 		MaxFailures: 1 << 30, MaxAddressFailures: 1 << 30, FailureWindow: time.Minute, SealKey: make([]byte, 32),
+		DefaultDirectory: latchkey.DefaultDirectory, CacheSize: 10_000, PasswordCacheTTL: 5 * time.Minute, PasswordMinLength: 8, FlushEvery: 15 * time.Second, UsageFlushEvery: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)

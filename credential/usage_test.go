@@ -31,6 +31,7 @@ func newUsageService(t *testing.T, st latchkey.Store, every time.Duration) *Serv
 		SessionIdle: time.Hour, SessionLifetime: 24 * time.Hour, KeyMaxDays: 365, KeyDefaultDays: 30,
 		MaxFailures: 50, MaxAddressFailures: 500, FailureWindow: time.Minute, SealKey: make([]byte, 32),
 		PasswordMinLength: 10, UsageFlushEvery: every,
+		DefaultDirectory: latchkey.DefaultDirectory, CacheSize: 10_000, PasswordCacheTTL: 5 * time.Minute, FlushEvery: 15 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -82,6 +82,7 @@ func newFixtureOnWith(t testing.TB, st latchkey.Store, edit func(*config.Config)
 	creds, err := credential.New(ctx, st, h, quietLog(), credential.Config{
 		SessionIdle: time.Hour, SessionLifetime: 24 * time.Hour, KeyMaxDays: 365, KeyDefaultDays: 30,
 		MaxFailures: 5, MaxAddressFailures: 50, FailureWindow: time.Minute, SealKey: make([]byte, 32),
+		DefaultDirectory: latchkey.DefaultDirectory, CacheSize: 10_000, PasswordCacheTTL: 5 * time.Minute, PasswordMinLength: 8, FlushEvery: 15 * time.Second, UsageFlushEvery: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)

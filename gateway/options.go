@@ -1,15 +1,37 @@
 package gateway
 
 import (
+	"time"
+
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/credential"
 	"github.com/latchkey/latchkey/jwtissue"
 	"github.com/latchkey/latchkey/jwtverify"
 )
 
-// The configuration meets the JWT packages here, and only here: jwtverify
-// and jwtissue take options of their own, with no defaults, and these
-// functions hand them the configuration's values (defaults filled by
-// config.Load).
+// The configuration meets the credential service and the JWT packages
+// here, and only here: credential, jwtverify and jwtissue take options of
+// their own, with no defaults, and these functions hand them the
+// configuration's values (defaults filled by config.Load).
+
+// CredentialConfig is what credential.New takes for c, with the seal key
+// and the previous one (nil for none).
+func CredentialConfig(c *config.Config, sealKey, previousSealKey []byte) credential.Config {
+	m := c.RateLimits.KeyMaximum
+	return credential.Config{
+		DefaultDirectory: latchkey.DefaultDirectory,
+		SessionIdle:      c.Sessions.IdleTimeout.D(), SessionLifetime: c.Sessions.Lifetime.D(),
+		KeyMaxDays: c.APIKeys.MaxDays, KeyDefaultDays: c.APIKeys.DefaultDays,
+		KeyLimitMaximum: latchkey.RateLimit{Requests: m.Requests, Window: int(m.Window.D() / time.Second)},
+		MaxFailures:     c.Login.MaxFailures, MaxAddressFailures: c.Login.MaxAddressFailures,
+		FailureWindow: c.Login.FailureWindow.D(),
+		SealKey:       sealKey, PreviousSealKey: previousSealKey,
+		PasswordMinLength: c.Passwords.MinLength, PasswordCacheTTL: c.Passwords.CacheTTL.D(),
+		CacheSize:  c.Caches.CredentialEntries,
+		FlushEvery: c.Store.LastUseFlush.D(), UsageFlushEvery: c.APIKeys.UsageFlush.D(),
+	}
+}
 
 // VerifierConfig is what jwtverify.New takes for a configured verifier that
 // remembers tokens in cache (nil: none; see TokenCache).

@@ -75,6 +75,7 @@ func newFixtureWith(t *testing.T, edit func(*Options)) *fixture {
 		SessionIdle: time.Hour, SessionLifetime: 24 * time.Hour, KeyMaxDays: 90, KeyDefaultDays: 30,
 		MaxFailures: 5, MaxAddressFailures: 50, FailureWindow: time.Minute, SealKey: make([]byte, 32),
 		PasswordMinLength: 10, Now: c.Now, FlushEvery: time.Hour,
+		DefaultDirectory: latchkey.DefaultDirectory, CacheSize: 10_000, PasswordCacheTTL: 5 * time.Minute, UsageFlushEvery: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)

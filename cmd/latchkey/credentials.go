@@ -9,11 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
 	"github.com/latchkey/latchkey/credential"
+	"github.com/latchkey/latchkey/gateway"
 )
 
 // envSealKey holds the key (32 bytes, base64) that seals API keys made on
@@ -129,26 +129,5 @@ func (a *app) newCredentials(ctx context.Context, cfg *config.Config, st latchke
 	if err != nil {
 		return nil, err
 	}
-	return credential.New(ctx, st, hasher(), log, credential.Config{
-		DefaultDirectory:   latchkey.DefaultDirectory,
-		SessionIdle:        cfg.Sessions.IdleTimeout.D(),
-		SessionLifetime:    cfg.Sessions.Lifetime.D(),
-		KeyMaxDays:         cfg.APIKeys.MaxDays,
-		KeyDefaultDays:     cfg.APIKeys.DefaultDays,
-		MaxFailures:        cfg.Login.MaxFailures,
-		MaxAddressFailures: cfg.Login.MaxAddressFailures,
-		FailureWindow:      cfg.Login.FailureWindow.D(),
-		SealKey:            key,
-		PreviousSealKey:    previous,
-		PasswordMinLength:  cfg.Passwords.MinLength,
-		KeyLimitMaximum:    keyLimitMaximum(cfg),
-		UsageFlushEvery:    cfg.APIKeys.UsageFlush.D(),
-	})
-}
-
-// keyLimitMaximum is rate_limits.key_maximum as the credential service
-// takes it.
-func keyLimitMaximum(cfg *config.Config) latchkey.RateLimit {
-	m := cfg.RateLimits.KeyMaximum
-	return latchkey.RateLimit{Requests: m.Requests, Window: int(m.Window.D() / time.Second)}
+	return credential.New(ctx, st, hasher(), log, gateway.CredentialConfig(cfg, key, previous))
 }
