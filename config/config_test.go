@@ -394,6 +394,28 @@ func TestValidateAfterLoad(t *testing.T) {
 	}
 }
 
+// loadOrRefuse loads the YAML y from a file. With wantErr it checks that
+// loading fails with an error containing it, and returns nil; without, it
+// returns the configuration.
+func loadOrRefuse(t *testing.T, y, wantErr string) *Config {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(file, []byte(y+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(file, opts())
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want %q", err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func errSlice(es []*Error) []error {
 	out := make([]error, len(es))
 	for i, e := range es {
@@ -671,19 +693,9 @@ func TestCaches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.yaml, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "c.yaml")
-			if err := os.WriteFile(file, []byte(tt.yaml+"\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			c, err := Load(file, opts())
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want %q", err, tt.err)
-				}
+			c := loadOrRefuse(t, tt.yaml, tt.err)
+			if c == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if c.Caches.TokensMiB != tt.tokens || c.Caches.PrincipalsMiB != tt.principals {
 				t.Errorf("caches %+v, want %d and %d", c.Caches, tt.tokens, tt.principals)
@@ -713,19 +725,9 @@ func TestCredentialTuning(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.yaml, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "c.yaml")
-			if err := os.WriteFile(file, []byte(tt.yaml+"\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			c, err := Load(file, opts())
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want %q", err, tt.err)
-				}
+			c := loadOrRefuse(t, tt.yaml, tt.err)
+			if c == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if c.Caches.CredentialEntries != tt.entries || c.Passwords.CacheTTL.D() != tt.ttl || c.Store.LastUseFlush.D() != tt.flush {
 				t.Errorf("got %d entries, cache_ttl %v, last_use_flush %v; want %d, %v, %v",
