@@ -1,5 +1,0 @@
-//go:build !race
-
-package jwtverify
-
-const raceEnabled = false
