@@ -15,6 +15,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
+	"github.com/latchkey/latchkey/testenv"
 )
 
 // A limit that the benchmarks never reach, so that each request finds its
@@ -106,7 +107,7 @@ func benchServeLimited(b *testing.B, store string) {
 	cfg.RateLimits = config.RateLimits{Store: "local", MaxKeys: 100_000}
 	switch store {
 	case "redis":
-		addr, prefix := redisPrefix(b)
+		addr, prefix := testenv.RedisPrefix(b)
 		cfg.RateLimits = config.RateLimits{Store: "redis", MaxKeys: 100_000, Redis: config.RateLimitRedis{Address: addr,
 			Timeout: config.Duration(50 * time.Millisecond), KeyPrefix: prefix, Batch: 64, Retry: config.Duration(time.Second)}}
 		fallthrough

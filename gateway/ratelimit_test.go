@@ -2,9 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -13,13 +10,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/config"
@@ -365,53 +360,6 @@ func TestRateLimitShapes(t *testing.T) {
 	})
 }
 
-// redisPrefix returns a key prefix of the test's own on the test Redis,
-// whose keys are deleted when the test ends.
-func redisPrefix(t testing.TB) (addr, prefix string) {
-	t.Helper()
-	addr = testenv.Redis(t)
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix = "latchkey-test:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true})
-		defer c.Close()
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, "rate:"+prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-	})
-	return addr, prefix
-}
-
-// logLines records the messages logged.
-type logLines struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logLines) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelInfo }
-func (l *logLines) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, r.Level.String()+" "+r.Message)
-	return nil
-}
-func (l *logLines) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logLines) WithGroup(string) slog.Handler      { return l }
-func (l *logLines) matching(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, line := range l.lines {
-		if strings.Contains(line, s) {
-			n++
-		}
-	}
-	return n
-}
-
 func redisServer(t testing.TB, addr, prefix string, log *slog.Logger, routes ...config.Route) (*Server, *testClock) {
 	t.Helper()
 	cfg := testConfig(routes...)
@@ -432,7 +380,7 @@ func redisServer(t testing.TB, addr, prefix string, log *slog.Logger, routes ...
 // TestRateLimitRedisCluster: two gateways on one Redis let N through
 // between them.
 func TestRateLimitRedisCluster(t *testing.T) {
-	addr, prefix := redisPrefix(t)
+	addr, prefix := testenv.RedisPrefix(t)
 	route := config.Route{Name: "shared", Prefix: "/shared", Upstream: "echo", Auth: []string{"limit"},
 		RateLimits: []config.RateLimit{limited("credential", config.PerCredential, 30, time.Hour, 0)}}
 	a, _ := redisServer(t, addr, prefix, nil, route)
@@ -467,13 +415,13 @@ func TestRateLimitRedisCluster(t *testing.T) {
 // refuses: requests are decided locally within the deadline, counted in
 // the metric, logged once; when Redis is back, the cluster's count again.
 func TestRateLimitRedisFallback(t *testing.T) {
-	addr, prefix := redisPrefix(t)
+	addr, prefix := testenv.RedisPrefix(t)
 	p, err := faultproxy.Start(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	var logs logLines
+	var logs testenv.LogLines
 	s, c := redisServer(t, p.Addr(), prefix, slog.New(&logs), config.Route{Name: "fb", Prefix: "/fb", Upstream: "echo",
 		RateLimits: []config.RateLimit{limited("client", config.PerClient, 5, time.Hour, 0)}})
 	timed := func(what string, want int) {
@@ -493,13 +441,13 @@ func TestRateLimitRedisFallback(t *testing.T) {
 	if f := testutil.ToFloat64(s.rate.fallbacks); f != 2 {
 		t.Fatalf("%v fallbacks, want 2", f)
 	}
-	if n := logs.matching("Redis does not answer"); n != 1 {
+	if n := logs.Matching("Redis does not answer"); n != 1 {
 		t.Fatalf("%d warnings, want 1", n)
 	}
 	p.Thaw()
 	c.Advance(time.Second)
 	timed("thawed", 200)
-	if n := logs.matching("Redis answers again"); n != 1 {
+	if n := logs.Matching("Redis answers again"); n != 1 {
 		t.Fatalf("%d lines that Redis is back, want 1", n)
 	}
 	p.Refuse(true)
@@ -509,7 +457,7 @@ func TestRateLimitRedisFallback(t *testing.T) {
 	timed("refused, the fourth alone", 200)
 	timed("refused, the fifth alone", 200)
 	timed("refused, the sixth alone", 429)
-	if n := logs.matching("Redis does not answer"); n != 2 {
+	if n := logs.Matching("Redis does not answer"); n != 2 {
 		t.Fatalf("%d warnings, want 2", n)
 	}
 	p.Refuse(false)

@@ -2,63 +2,17 @@ package ratelimit
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/latchkey/latchkey/faultproxy"
 	"github.com/latchkey/latchkey/testenv"
 )
 
-// testPrefix returns a key prefix of the test's own, after checking that
-// Redis answers (else the test skips, or fails under CI), and deletes the
-// test's keys when it ends.
-func testPrefix(t testing.TB) (addr, prefix string) {
-	t.Helper()
-	addr = testenv.Redis(t)
-	c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1})
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix = "latchkey-test:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		defer c.Close()
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, "rate:"+prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-	})
-	return addr, prefix
-}
-
-// logRecords counts the records logged at each level.
-type logRecords struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logRecords) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecords) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, r.Level.String()+" "+r.Message)
-	return nil
-}
-func (l *logRecords) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logRecords) WithGroup(string) slog.Handler      { return l }
-func (l *logRecords) all() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.lines...)
-}
-
-func newRedisLimiter(t testing.TB, addr, prefix string, c *fakeClock, logs *logRecords, fallbacks *atomic.Int64) *Limiter {
+func newRedisLimiter(t testing.TB, addr, prefix string, c *fakeClock, logs *testenv.LogLines, fallbacks *atomic.Int64) *Limiter {
 	t.Helper()
 	o := Options{MaxKeys: 1000, Now: c.Now,
 		Redis: &RedisOptions{Address: addr, Timeout: 100 * time.Millisecond, Prefix: prefix, Batch: 16, Retry: time.Second}}
@@ -79,7 +33,7 @@ func newRedisLimiter(t testing.TB, addr, prefix string, c *fakeClock, logs *logR
 // TestRedisCluster: two nodes on one Redis share one budget, taken in
 // batches, to the request.
 func TestRedisCluster(t *testing.T) {
-	addr, prefix := testPrefix(t)
+	addr, prefix := testenv.RedisPrefix(t)
 	for _, tc := range []struct {
 		name  string
 		limit Limit
@@ -121,14 +75,14 @@ func TestRedisCluster(t *testing.T) {
 // faultproxy: a frozen Redis costs one deadline, then the node decides
 // alone (metric and one log line) until a retry finds Redis again.
 func TestRedisFallback(t *testing.T) {
-	addr, prefix := testPrefix(t)
+	addr, prefix := testenv.RedisPrefix(t)
 	p, err := faultproxy.Start(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
 	c := newFakeClock()
-	var logs logRecords
+	var logs testenv.LogLines
 	var fallbacks atomic.Int64
 	l := newRedisLimiter(t, p.Addr(), prefix, c, &logs, &fallbacks)
 	lim := Limit{Requests: 5, Window: time.Hour} // batches of 1: every decision asks Redis
@@ -147,8 +101,8 @@ func TestRedisFallback(t *testing.T) {
 		return d
 	}
 	allow("before", false)
-	if n := len(logs.all()); n != 0 {
-		t.Fatalf("logged %v", logs.all())
+	if n := len(logs.All()); n != 0 {
+		t.Fatalf("logged %v", logs.All())
 	}
 
 	p.Freeze()
@@ -167,7 +121,7 @@ func TestRedisFallback(t *testing.T) {
 	if got := fallbacks.Load(); got != 4 {
 		t.Errorf("%d fallbacks counted, want 4", got)
 	}
-	if got := logs.all(); len(got) != 1 || got[0][:4] != "WARN" {
+	if got := logs.All(); len(got) != 1 || got[0][:4] != "WARN" {
 		t.Fatalf("log: %q, want one warning", got)
 	}
 	// The local budget is the full limit: 4 spent, one left, then refused.
@@ -181,7 +135,7 @@ func TestRedisFallback(t *testing.T) {
 	p.Thaw()
 	c.Advance(time.Second) // the retry interval
 	allow("thawed", false)
-	if got := logs.all(); len(got) != 2 || got[1][:4] != "INFO" {
+	if got := logs.All(); len(got) != 2 || got[1][:4] != "INFO" {
 		t.Fatalf("log: %q, want a line that Redis is back", got)
 	}
 
@@ -190,18 +144,18 @@ func TestRedisFallback(t *testing.T) {
 	p.Cut()
 	allow("cut and refusing", true)
 	allow("still refusing", true)
-	if got := logs.all(); len(got) != 3 || got[2][:4] != "WARN" {
+	if got := logs.All(); len(got) != 3 || got[2][:4] != "WARN" {
 		t.Fatalf("log: %q, want a third line, a warning", got)
 	}
 	c.Advance(time.Second)
 	allow("refusing, the retry", true) // tried and failed: no new line
-	if got := logs.all(); len(got) != 3 {
+	if got := logs.All(); len(got) != 3 {
 		t.Fatalf("log: %q, want no new line", got)
 	}
 	p.Refuse(false)
 	c.Advance(time.Second)
 	allow("back", false)
-	if got := logs.all(); len(got) != 4 || got[3][:4] != "INFO" {
+	if got := logs.All(); len(got) != 4 || got[3][:4] != "INFO" {
 		t.Fatalf("log: %q, want a fourth line, Redis back", got)
 	}
 
@@ -218,7 +172,7 @@ func TestRedisFallback(t *testing.T) {
 	if d.Fallback {
 		lines = 5 // the node decided alone, and said so once
 	}
-	if got := logs.all(); len(got) != lines {
+	if got := logs.All(); len(got) != lines {
 		t.Fatalf("after a cut (fallback %v): log %q, want %d lines", d.Fallback, got, lines)
 	}
 	c.Advance(time.Second)
@@ -229,7 +183,7 @@ func TestRedisFallback(t *testing.T) {
 // prefetched shares: never more than the capacity passes, and at most a
 // share per node is left unspent (run it with -race).
 func TestRedisConcurrent(t *testing.T) {
-	addr, prefix := testPrefix(t)
+	addr, prefix := testenv.RedisPrefix(t)
 	c := newFakeClock()
 	nodes := []*Limiter{newRedisLimiter(t, addr, prefix, c, nil, nil), newRedisLimiter(t, addr, prefix, c, nil, nil)}
 	lim := Limit{Requests: 6400, Window: time.Hour} // shares of 16

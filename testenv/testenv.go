@@ -2,17 +2,23 @@
 // machine (a PostgreSQL server, curl, nginx, Python's requests) is missing:
 // on a developer's machine it skips, saying why; under CI (the environment
 // variable CI set) it fails, so that a green CI means every test ran. It
-// also holds Eventually, the one way tests wait for another process, and
-// Redis, the address of the Redis server tests use.
+// also holds Eventually, the one way tests wait for another process;
+// Redis and RedisPrefix, the Redis server tests use; and LogLines, a log
+// handler that keeps what was logged.
 package testenv
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Missing skips t, or fails it under CI, with the reason.
@@ -79,4 +85,26 @@ func Redis(t testing.TB) string {
 		Missing(t, "Redis at %s does not answer PING (%q, %v)", addr, buf, err)
 	}
 	return addr
+}
+
+// RedisPrefix returns the address of the Redis server (as Redis does) and
+// a key prefix of the test's own, so that tests can share one Redis; the
+// keys the rate limiter wrote under it ("rate:" + prefix) are deleted when
+// the test ends.
+func RedisPrefix(t testing.TB) (addr, prefix string) {
+	t.Helper()
+	addr = Redis(t)
+	b := make([]byte, 6)
+	rand.Read(b)
+	prefix = "latchkey-test:" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1})
+		defer c.Close()
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, "rate:"+prefix+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+	})
+	return addr, prefix
 }
