@@ -65,6 +65,15 @@ func (l RateLimit) String() string {
 	return s
 }
 
+// LimitText is l as String writes it, or "none" for no limit (nil), as
+// the command line and the audit log say it.
+func LimitText(l *RateLimit) string {
+	if l == nil {
+		return "none"
+	}
+	return l.String()
+}
+
 // FormatWindow writes seconds as the largest whole unit: "1h", "1m", "90s".
 func FormatWindow(seconds int) string {
 	switch {

@@ -448,7 +448,7 @@ func (s *Service) SetAPIKeyLimit(ctx context.Context, actor Actor, id string, li
 		return nil, err
 	}
 	rec := &latchkey.AuditEvent{Action: latchkey.AuditAPIKeyLimit, Time: s.now(), Actor: actorName(actor), ActorID: actorID(actor),
-		Target: id, SubjectID: k.UserID, Method: actorMethod(actor), RemoteAddr: remote, Detail: "rate limit " + limitText(limit)}
+		Target: id, SubjectID: k.UserID, Method: actorMethod(actor), RemoteAddr: remote, Detail: "rate limit " + latchkey.LimitText(limit)}
 	k, err = s.store.SetAPIKeyLimit(ctx, id, copyLimit(limit), rec)
 	if err != nil {
 		return nil, err
@@ -494,14 +494,6 @@ func copyLimit(l *latchkey.RateLimit) *latchkey.RateLimit {
 	}
 	c := *l
 	return &c
-}
-
-// limitText is the limit as the audit log says it: "100/1m", or "none".
-func limitText(l *latchkey.RateLimit) string {
-	if l == nil {
-		return "none"
-	}
-	return l.String()
 }
 
 // limitDetail is ", rate limit 100/1m" for a key with a limit, "" for one

@@ -159,8 +159,8 @@ func New(ctx context.Context, st latchkey.Store, hasher *password.Hasher, log *s
 	s.touch = newToucher(st, log)
 	s.usage = newUsage(st, log, cfg.Now)
 	s.unsubscribe = st.Subscribe(s.onChange)
-	s.done.Go(s.flushLoop)
-	s.done.Go(s.usageLoop)
+	s.done.Go(func() { s.every(s.cfg.FlushEvery, s.touch.flush) })
+	s.done.Go(func() { s.every(s.cfg.UsageFlushEvery, s.usage.flush) })
 	return s, nil
 }
 
@@ -198,8 +198,10 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) flushLoop() {
-	t := time.NewTicker(s.cfg.FlushEvery)
+// every runs flush every d, each run bounded by 10 seconds, until Close.
+// The background writes (last-use times, key usage) go through it.
+func (s *Service) every(d time.Duration, flush func(context.Context)) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -207,7 +209,7 @@ func (s *Service) flushLoop() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			s.touch.flush(ctx)
+			flush(ctx)
 			cancel()
 		}
 	}

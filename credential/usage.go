@@ -149,21 +149,6 @@ func (s *Service) UsageWrites() (flushes, rows uint64) {
 // FlushUsage writes the counted use of keys now.
 func (s *Service) FlushUsage(ctx context.Context) { s.usage.flush(ctx) }
 
-func (s *Service) usageLoop() {
-	t := time.NewTicker(s.cfg.UsageFlushEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			s.usage.flush(ctx)
-			cancel()
-		}
-	}
-}
-
 // addUsage sets the views' usage: the store's, plus what this node counted
 // and has not written yet (counted in the current hour). When the store
 // does not answer, the views carry this node's unwritten counts only: the

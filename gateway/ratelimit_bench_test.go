@@ -96,11 +96,7 @@ func BenchmarkRateLimitCheck(b *testing.B) {
 // benchServeLimited is benchServe's API key route with limits, in
 // parallel: store is "" (no limits), "local" or "redis".
 func benchServeLimited(b *testing.B, store string) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"ok":true,"upstream":"latchkey benchmark"}`))
-	}))
-	b.Cleanup(up.Close)
+	up := benchUpstream(b)
 	f := newFixture(b)
 	cfg := *f.s.cfg
 	route := config.Route{Name: "key", Prefix: "/key/", Upstream: up.URL, Auth: []string{"apikey"}}

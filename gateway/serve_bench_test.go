@@ -17,12 +17,19 @@ import (
 	"github.com/latchkey/latchkey/config"
 )
 
-func benchServe(b *testing.B, path string, header ...string) {
+// benchUpstream is the upstream of the serving benchmarks: a short JSON
+// answer, as an API gives.
+func benchUpstream(b *testing.B) *httptest.Server {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"ok":true,"upstream":"latchkey benchmark"}`))
 	}))
 	b.Cleanup(up.Close)
+	return up
+}
+
+func benchServe(b *testing.B, path string, header ...string) {
+	up := benchUpstream(b)
 	f := newFixture(b)
 	cfg := *f.s.cfg
 	cfg.Routes = []config.Route{

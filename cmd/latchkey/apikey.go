@@ -169,7 +169,7 @@ func (a *app) printNewKey(v *credential.KeyView, replaces string) error {
 	rows := [][]string{
 		{"id", v.ID}, {"name", orDash(v.Name)}, {"owner", v.Owner},
 		{"created", stamp(v.Created)}, {"expires", stamp(v.Expires)},
-		{"read-only", fmt.Sprint(v.ReadOnly)}, {"rate limit", limitText(v.RateLimit)},
+		{"read-only", fmt.Sprint(v.ReadOnly)}, {"rate limit", latchkey.LimitText(v.RateLimit)},
 	}
 	if replaces != "" {
 		rows = append(rows, []string{"replaces", replaces + " (now revoked)"})
@@ -212,7 +212,7 @@ deletes them, 30 days on.`,
 					}
 					views = append(views, v)
 					row := []string{v.ID, orDash(v.Name), v.Owner, stamp(v.Created), stamp(v.Expires),
-						stampPtr(v.LastUsed), fmt.Sprint(v.ReadOnly), keyStatus(v), limitText(v.RateLimit)}
+						stampPtr(v.LastUsed), fmt.Sprint(v.ReadOnly), keyStatus(v), latchkey.LimitText(v.RateLimit)}
 					u := usageOf(v)
 					rows = append(rows, append(row, fmt.Sprint(u.RequestsHour), fmt.Sprint(u.RequestsDay), fmt.Sprint(u.RefusedDay)))
 				}
@@ -247,7 +247,7 @@ behalf of another user is shown once to that user only.`,
 					{"created", stamp(v.Created)},
 					{"expires", stamp(v.Expires)}, {"last used", stampPtr(v.LastUsed)},
 					{"read-only", fmt.Sprint(v.ReadOnly)}, {"status", keyStatus(v)},
-					{"rate limit", limitText(v.RateLimit)},
+					{"rate limit", latchkey.LimitText(v.RateLimit)},
 				}
 				u := usageOf(v)
 				rows = append(rows,
@@ -365,8 +365,6 @@ change within about a second.`,
 	return cmd
 }
 
-// limitText is a key's limit as the tables show it: 100/1m,burst=20, or
-// "none".
 // usageOf is the key's counted use, zero when the service gave none.
 func usageOf(v *credential.KeyView) latchkey.APIKeyUsage {
 	if v.Usage == nil {
@@ -378,13 +376,6 @@ func usageOf(v *credential.KeyView) latchkey.APIKeyUsage {
 // useText is "120 let through, 3 refused by a rate limit".
 func useText(requests, refused int64) string {
 	return fmt.Sprintf("%d let through, %d refused by a rate limit", requests, refused)
-}
-
-func limitText(l *latchkey.RateLimit) string {
-	if l == nil {
-		return "none"
-	}
-	return l.String()
 }
 
 // parseRateLimit reads REQUESTS/WINDOW[,burst=N]: 100/1m, 5000/1h,burst=100.
